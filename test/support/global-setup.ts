@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { bootstrapRoles } from '../../libs/infra/src/database/bootstrap-roles';
+import { migrate, migrationsDigest } from '../../libs/infra/src/database/migrate';
+import { withDatabase } from '../../libs/infra/src/database/role-urls';
+import { adminUrl, assertServicesUp } from './services';
+
+const TEMPLATE_LOCK = 7_361_552_002;
+
+/**
+ * Once per run: roles (cluster-wide), then one migrated template database named after the migrations' digest,
+ * reused by later runs until a migration changes. Each Jest worker copies it (see database.ts).
+ */
+export default async function globalSetup(): Promise<void> {
+  await assertServicesUp();
+  await bootstrapRoles(adminUrl());
+  const template = `bastion_tpl_${migrationsDigest()}`;
+  const admin = new Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query('select pg_advisory_lock($1)', [TEMPLATE_LOCK]);
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1 and datistemplate', [template]);
+    if (!rowCount) {
+      await admin.query(`drop database if exists ${template}`);
+      await admin.query(`create database ${template}`);
+      await migrate(withDatabase(adminUrl(), template));
+      await admin.query(`alter database ${template} with is_template true allow_connections false`);
+    }
+    // Templates of older migration sets are dead weight.
+    const { rows } = await admin.query<{ datname: string }>(
+      "select datname from pg_database where datname like 'bastion\\_tpl\\_%' and datname <> $1",
+      [template],
+    );
+    for (const { datname } of rows) {
+      await admin.query(`alter database ${datname} is_template false`).catch(() => undefined);
+      await admin.query(`drop database if exists ${datname}`).catch(() => undefined);
+    }
+  } finally {
+    await admin.query('select pg_advisory_unlock($1)', [TEMPLATE_LOCK]).catch(() => undefined);
+    await admin.end();
+  }
+  process.env.BASTION_TEST_TEMPLATE = template;
+  process.env.BASTION_TEST_RUN_ID = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
