@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { bootstrapRoles } from '../../libs/infra/src/database/bootstrap-roles';
 import { migrate, migrationsDigest } from '../../libs/infra/src/database/migrate';
@@ -13,6 +15,9 @@ const TEMPLATE_LOCK = 7_361_552_002;
  */
 export default async function globalSetup(): Promise<void> {
   await assertServicesUp();
+  // End-to-end tests spawn the built apps; swc builds the whole repository in about a second.
+  const root = join(__dirname, '..', '..');
+  execFileSync(join(root, 'node_modules', '.bin', 'swc'), ['apps', 'libs', 'bench', '-d', 'dist', '--quiet'], { cwd: root, stdio: 'inherit' });
   await bootstrapRoles(adminUrl());
   const template = `bastion_tpl_${migrationsDigest()}`;
   const admin = new Client({ connectionString: adminUrl() });

@@ -1,5 +1,5 @@
 import type { EventMetadata, NewEvent } from '@bastion/domain';
-import type { Pool, PoolClient } from 'pg';
+import type { Client, Pool, PoolClient } from 'pg';
 import {
   type AppendResult,
   type EventsHandler,
@@ -17,7 +17,7 @@ import { decodePgPosition, encodePgPosition } from './postgres-position';
 import { APPEND, CURRENT_REVISION, READ_ALL, READ_STREAM } from './postgres-event-store.sql';
 import { pollingSubscription } from './polling-subscription';
 
-type Queryable = Pool | PoolClient;
+type Queryable = Pool | PoolClient | Client;
 
 interface EventRow {
   position: string;
@@ -80,7 +80,7 @@ export class PostgresEventStore implements EventStore {
   ) {}
 
   /** The same store, appending and reading inside the caller's open transaction. */
-  bind(client: PoolClient): PostgresEventStore {
+  bind(client: PoolClient | Client): PostgresEventStore {
     return new PostgresEventStore(client, { pollIntervalMs: this.options.pollIntervalMs });
   }
 

@@ -133,7 +133,7 @@ describe('PostgreSQL event store', () => {
       const client = new Client({ connectionString: db.urlFor('bastion_app') });
       await client.connect();
       try {
-        await expect(new PostgresEventStore(client as never).append(stream(), [newEvent('TaskCreated')], 'no_stream')).rejects.toMatchObject({
+        await expect(new PostgresEventStore(client).append(stream(), [newEvent('TaskCreated')], 'no_stream')).rejects.toMatchObject({
           code: '42501',
         });
         const { rows } = await client.query('select count(*)::int as n from events');

@@ -1,0 +1,53 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { CONFIG, type Config } from '@bastion/infra/config/config';
+import { openRolePool } from '@bastion/infra/database/pools';
+import { createEventStore } from '@bastion/infra/event-store/create-event-store';
+import { EVENT_STORE, type EventStore } from '@bastion/infra/event-store/event-store.port';
+import { openRedis } from '@bastion/infra/queue/redis';
+import type { JsonLogger } from '@bastion/infra/runtime/logger';
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { APP_POOL, LOGGER, REDIS } from './tokens';
+
+export interface ApiInfrastructure {
+  readonly config: Config;
+  readonly logger: JsonLogger;
+  readonly pool: Pool;
+  readonly store: EventStore;
+  readonly redis: Redis;
+}
+
+/** Opens everything the API needs as the `bastion_app` role, failing start-up with one sentence if it cannot. */
+export async function openApiInfrastructure(config: Config, logger: JsonLogger): Promise<ApiInfrastructure> {
+  const pool = await openRolePool(config.DATABASE_URL, 'bastion_app', { max: 20 });
+  const store = await createEventStore(config, pool);
+  const redis = await openRedis(config.REDIS_URL);
+  return { config, logger, pool, store, redis };
+}
+
+@Global()
+@Module({})
+export class InfrastructureModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(APP_POOL) private readonly pool: Pool,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  static forRoot(infra: ApiInfrastructure) {
+    const providers = [
+      { provide: CONFIG, useValue: infra.config },
+      { provide: LOGGER, useValue: infra.logger },
+      { provide: APP_POOL, useValue: infra.pool },
+      { provide: EVENT_STORE, useValue: infra.store },
+      { provide: REDIS, useValue: infra.redis },
+    ];
+    return { module: InfrastructureModule, providers, exports: providers.map((p) => p.provide) };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.redis.disconnect();
+    await this.store.close();
+    await this.pool.end();
+  }
+}

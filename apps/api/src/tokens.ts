@@ -1,0 +1,4 @@
+/** DI tokens of the API's infrastructure. */
+export const APP_POOL = Symbol('AppPool');
+export const REDIS = Symbol('Redis');
+export const LOGGER = Symbol('Logger');

@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { loadConfig } from '@bastion/infra/config/config';
+import { bootstrapRoles } from '@bastion/infra/database/bootstrap-roles';
+import { migrate } from '@bastion/infra/database/migrate';
+import { databaseName, redactUrl, withDatabase } from '@bastion/infra/database/role-urls';
+import { runMain, StartupError, unreachable } from '@bastion/infra/runtime/startup-error';
+
+const USAGE = `usage: bastion <command>
+  bootstrap            create or align the cluster-wide roles (needs a superuser DATABASE_URL)
+  migrate              create the database if missing and apply pending migrations (idempotent)
+  setup                bootstrap, then migrate
+  rebuild <name|all>   empty a read model and replay it from position 0
+`;
+
+/** Creates DATABASE_URL's database when it does not exist, through the server's maintenance database. */
+async function ensureDatabase(adminUrl: string): Promise<boolean> {
+  const name = databaseName(adminUrl);
+  const client = new Client({ connectionString: withDatabase(adminUrl, 'postgres'), connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw unreachable('PostgreSQL', adminUrl, error);
+  }
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount) return false;
+    const { rows } = await client.query<{ statement: string }>("select format('create database %I', $1::text) as statement", [name]);
+    await client.query(rows[0]!.statement);
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const [command, ...args] = process.argv.slice(2);
+  const config = loadConfig();
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  switch (command) {
+    case 'bootstrap':
+      await bootstrap(config.DATABASE_URL, say);
+      return;
+    case 'migrate':
+      await migrateDatabase(config.DATABASE_URL, say);
+      return;
+    case 'setup':
+      await bootstrap(config.DATABASE_URL, say);
+      await migrateDatabase(config.DATABASE_URL, say);
+      return;
+    case 'rebuild': {
+      // Projections belong to the projector; one app never imports another, so the CLI hands over to it.
+      const result = spawnSync(process.execPath, [join(__dirname, '../../projector/src/main.js'), 'rebuild', ...args], {
+        stdio: 'inherit',
+      });
+      process.exitCode = result.status ?? 1;
+      return;
+    }
+    default:
+      process.stderr.write(USAGE);
+      process.exitCode = command ? 2 : 0;
+  }
+}
+
+async function bootstrap(adminUrl: string, say: (line: string) => void) {
+  await ensureDatabase(adminUrl);
+  try {
+    await bootstrapRoles(adminUrl);
+  } catch (error) {
+    if ((error as { code?: string }).code === '42501') {
+      throw new StartupError(`The login of ${redactUrl(adminUrl)} may not create roles; bootstrap needs a superuser DATABASE_URL.`);
+    }
+    throw error;
+  }
+  say('roles: bastion_owner, bastion_authz (NOLOGIN); bastion_app, bastion_projector, bastion_worker (LOGIN) are in place');
+}
+
+async function migrateDatabase(adminUrl: string, say: (line: string) => void) {
+  const created = await ensureDatabase(adminUrl);
+  if (created) say(`database ${databaseName(adminUrl)}: created`);
+  const { applied } = await migrate(adminUrl);
+  say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'migrations: already up to date');
+}
+
+runMain('bastion', main);

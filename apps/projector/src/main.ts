@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { loadConfig } from '@bastion/infra/config/config';
+import { openRolePool } from '@bastion/infra/database/pools';
+import { createEventStore } from '@bastion/infra/event-store/create-event-store';
+import { ProjectionRunner } from '@bastion/infra/projection/projection-runner';
+import { JobQueue } from '@bastion/infra/queue/job-queue';
+import { QUEUES } from '@bastion/infra/queue/queues';
+import { openRedis } from '@bastion/infra/queue/redis';
+import { JsonLogger } from '@bastion/infra/runtime/logger';
+import { runMain, StartupError } from '@bastion/infra/runtime/startup-error';
+import { onShutdown } from '@bastion/infra/runtime/shutdown';
+import { enqueueProvisioningWhenOrganizationCreated } from './organization/enqueue-provisioning-when-organization-created.reactor';
+import { PROJECTIONS } from './projections';
+
+/**
+ * The projector: one checkpointed subscription per read model and per reactor, over the whole store.
+ *   node dist/apps/projector/src/main.js               run until SIGTERM
+ *   node dist/apps/projector/src/main.js rebuild NAME  empty NAME (or `all`) and replay it from position 0
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = new JsonLogger('projector', config.LOG_LEVEL);
+  const [command, target] = process.argv.slice(2);
+  const pool = await openRolePool(config.DATABASE_URL, 'bastion_projector');
+  const store = await createEventStore(config, pool);
+
+  if (command === 'rebuild') {
+    const chosen = target === 'all' ? PROJECTIONS : PROJECTIONS.filter((p) => p.name === target);
+    if (chosen.length === 0) {
+      throw new StartupError(`Unknown projection ${JSON.stringify(target)}; known: ${PROJECTIONS.map((p) => p.name).join(', ')}, all.`);
+    }
+    for (const projection of chosen) {
+      const runner = new ProjectionRunner(pool, store, projection, { logger });
+      await runner.reset();
+      const applied = await runner.catchUp();
+      logger.info('rebuilt', { projection: projection.name, events: applied });
+    }
+    await store.close();
+    await pool.end();
+    return;
+  }
+  if (command !== undefined) throw new StartupError(`Unknown command ${JSON.stringify(command)}; use "rebuild <projection|all>" or nothing.`);
+
+  const redis = await openRedis(config.REDIS_URL);
+  const provisioning = new JobQueue(QUEUES.organizationProvisioning, redis, config.REDIS_PREFIX);
+  const runners = [...PROJECTIONS, enqueueProvisioningWhenOrganizationCreated(provisioning)].map(
+    (consumer) => new ProjectionRunner(pool, store, consumer, { logger }),
+  );
+  runners.forEach((r) => r.start());
+  logger.info('projector running', { consumers: runners.map((r) => r.name), eventStore: store.kind });
+
+  onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+    await provisioning.close();
+    redis.disconnect();
+    await store.close();
+    await pool.end();
+  });
+}
+
+runMain('projector', main);

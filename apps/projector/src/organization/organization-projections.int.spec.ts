@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
+import type { Projection } from '@bastion/infra/projection/projection';
+import { ProjectionRunner } from '@bastion/infra/projection/projection-runner';
+import { closePools, isolatedDatabase, poolFor, type TestDatabase } from '../../../../test/support/database';
+import { eventually, newEvent } from '../../../../test/support/events';
+import { orgActivityProjection } from './org-activity.projection';
+import { organizationsProjection } from './organizations.projection';
+
+let db: TestDatabase;
+let projector: Pool;
+let store: PostgresEventStore;
+const orgs = Array.from({ length: 4 }, () => randomUUID());
+
+async function appendActivity(perOrg: number) {
+  for (const orgId of orgs) {
+    const events = Array.from({ length: perOrg }, (_, i) => newEvent('TaskMoved', { i }, { orgId }));
+    await store.append(`task-${randomUUID()}`, events, 'no_stream');
+  }
+}
+
+async function counts(): Promise<Record<string, number>> {
+  const { rows } = await projector.query<{ org_id: string; event_count: string }>('select org_id, event_count from org_activity');
+  return Object.fromEntries(rows.map((r) => [r.org_id, Number(r.event_count)]));
+}
+
+beforeAll(async () => {
+  db = await isolatedDatabase();
+  projector = poolFor(db.urlFor('bastion_projector'));
+  store = new PostgresEventStore(poolFor(db.urlFor('bastion_worker')), { pollIntervalMs: 10 });
+});
+afterAll(closePools);
+
+describe('projections', () => {
+  it('a failure in the middle of a batch rolls the whole batch back; the retry applies each event exactly once', async () => {
+    await appendActivity(250);
+    let failuresLeft = 3;
+    let applied = 0;
+    // The real projection, sabotaged: it throws after part of a batch has already been written.
+    const flaky: Projection = {
+      ...orgActivityProjection,
+      async apply(tx, event) {
+        applied += 1;
+        if (applied % 170 === 0 && failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw new Error('simulated crash mid-batch');
+        }
+        await orgActivityProjection.apply(tx, event);
+      },
+    };
+    const runner = new ProjectionRunner(projector, store, flaky, { batchSize: 100 });
+    runner.start();
+    try {
+      await eventually(async () => (Object.values(await counts()).reduce((a, b) => a + b, 0) === 1000 ? true : undefined));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(failuresLeft).toBe(0);
+      const result = await counts();
+      for (const orgId of orgs) expect(result[orgId]).toBe(250);
+      const { rows } = await projector.query("select events_seen from projection_checkpoints where name = 'org_activity'");
+      expect(Number(rows[0].events_seen)).toBe(1000);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('a rebuild empties the read model and replays it from position 0 to the same rows, while a runner is live', async () => {
+    const orgId = randomUUID();
+    const created = newEvent('OrganizationCreated', { orgId, name: 'Acme', createdBy: randomUUID(), providerId: null }, { orgId });
+    await store.append(`org-${orgId}`, [created], 'no_stream');
+    const live = new ProjectionRunner(projector, store, orgActivityProjection, { batchSize: 100 });
+    live.start();
+    try {
+      await eventually(async () => ((await counts())[orgId] === 1 ? true : undefined));
+      const before = await counts();
+
+      const rebuild = new ProjectionRunner(projector, store, orgActivityProjection);
+      await rebuild.reset();
+      expect(await counts()).toEqual({});
+      await rebuild.catchUp();
+      expect(await counts()).toEqual(before);
+
+      // The live runner's next compare-and-set finds the checkpoint moved: it reloads instead of applying twice.
+      await store.append(`org-${orgId}`, [newEvent('OrganizationRenamed', { orgId }, { orgId })], 0);
+      await eventually(async () => ((await counts())[orgId] === 2 ? true : undefined));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await counts()).toEqual({ ...before, [orgId]: 2 });
+
+      // The organizations projection rebuilds to the same rows as well.
+      const organizations = new ProjectionRunner(projector, store, organizationsProjection);
+      await organizations.catchUp();
+      const rows = (await projector.query('select * from organizations order by org_id')).rows;
+      await organizations.reset();
+      await organizations.catchUp();
+      expect((await projector.query('select * from organizations order by org_id')).rows).toEqual(rows);
+      expect(rows).toHaveLength(1);
+    } finally {
+      await live.stop();
+    }
+  });
+
+  it('a reactor cannot be reset, because replaying it would repeat its side effects', async () => {
+    const runner = new ProjectionRunner(projector, store, { kind: 'reactor', name: 'r', handles: [], react: async () => undefined });
+    await expect(runner.reset()).rejects.toThrow(/reactor/);
+  });
+});

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * Configuration, validated once at start-up. A missing or wrong value stops the process with one sentence naming
+ * it (see {@link ConfigError}), never a stack trace. Nothing here can enable agent approval or merge: there is no
+ * such setting, and test/governance guards that no schema gains one.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[], what: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${what} URL (${protocols.join(' or ')})` },
+  );
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    /** The bootstrap and migration login; apps log in as their own roles on the same server and database. */
+    DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL').default('postgres://postgres@127.0.0.1:5432/bastion'),
+    REDIS_URL: url(['redis:', 'rediss:'], 'Redis').default('redis://127.0.0.1:6379'),
+    /** Prefix of every Redis key and pub/sub channel, so runs and deployments sharing a server stay apart. */
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-" only').default('bastion'),
+    EVENT_STORE: z.enum(['postgres', 'eventstoredb']).default('postgres'),
+    EVENTSTOREDB_URL: url(['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrent:'], 'EventStoreDB').optional(),
+    /** Comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed; empty means the socket address. */
+    TRUST_PROXY: z.string().default(''),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    PROJECTOR_POLL_MS: z.coerce.number().int().min(5).max(10_000).default(100),
+    BASTION_APP_DB_PASSWORD: z.string().optional(),
+    BASTION_PROJECTOR_DB_PASSWORD: z.string().optional(),
+    BASTION_WORKER_DB_PASSWORD: z.string().optional(),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    METRICS_ENABLED: bool.default('true'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.EVENT_STORE === 'eventstoredb' && !config.EVENTSTOREDB_URL) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['EVENTSTOREDB_URL'], message: 'is required when EVENT_STORE=eventstoredb' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}.`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the environment; empty strings count as unset, so `FOO=` falls back to the default. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = issue.path.join('.');
+        if (key === 'EVENT_STORE') return `EVENT_STORE must be "postgres" or "eventstoredb" (got ${JSON.stringify(env.EVENT_STORE)})`;
+        return `${key} ${issue.message}`;
+      }),
+    );
+  }
+  return parsed.data;
+}
+
+export const CONFIG = Symbol('Config');

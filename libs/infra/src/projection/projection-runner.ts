@@ -1,0 +1,139 @@
+import type { Pool, PoolClient } from 'pg';
+import { type EventStore, type Position, type RecordedEvent, START, type Subscription } from '../event-store/event-store.port';
+import type { JsonLogger } from '../runtime/logger';
+import { CheckpointStore } from './checkpoint-store';
+import { type Consumer, consumes } from './projection';
+
+/** Someone else (a rebuild, a second projector) moved the checkpoint: reload it and go on from there. */
+class CheckpointMovedError extends Error {
+  constructor(name: string) {
+    super(`The checkpoint of ${name} moved under this runner.`);
+  }
+}
+
+export interface ProjectionRunnerOptions {
+  readonly batchSize?: number;
+  readonly logger?: JsonLogger;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Runs one projection or reactor from its checkpoint. For a projection, every batch is applied and the checkpoint
+ * compare-and-set in one transaction: a crash loses nothing and applies nothing twice. A reactor's side effects
+ * happen first and its checkpoint after, so a crash repeats reactions (they are idempotent) but never drops one.
+ */
+export class ProjectionRunner {
+  private readonly checkpoints: CheckpointStore;
+  private subscription: Subscription | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly store: EventStore,
+    readonly consumer: Consumer,
+    private readonly options: ProjectionRunnerOptions = {},
+  ) {
+    this.checkpoints = new CheckpointStore(pool);
+  }
+
+  get name(): string {
+    return this.consumer.name;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.subscription?.stop();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const checkpoint = await this.checkpoints.load(this.name);
+        let expected = checkpoint.position;
+        this.subscription = this.store.subscribeToAll(
+          checkpoint.position ?? START,
+          async (events) => {
+            expected = await this.handle(events, expected);
+            failures = 0;
+          },
+          { batchSize: this.options.batchSize ?? 200 },
+        );
+        if (this.stopped) await this.subscription.stop();
+        await this.subscription.done;
+      } catch (error) {
+        if (this.stopped) break;
+        if (error instanceof CheckpointMovedError) {
+          this.options.logger?.event('info', 'checkpoint moved; reloading', { consumer: this.name });
+          continue;
+        }
+        failures += 1;
+        this.options.logger?.event('error', 'consumer failed; retrying', { consumer: this.name, error, attempt: failures });
+        await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures)));
+      }
+    }
+  }
+
+  /** Applies one batch; returns the new checkpoint. */
+  async handle(events: readonly RecordedEvent[], expected: Position | null): Promise<Position> {
+    const last = events[events.length - 1]!.position;
+    const consumer = this.consumer;
+    if (consumer.kind === 'reactor') {
+      for (const event of events) if (consumes(consumer, event.type)) await consumer.react(event);
+    }
+    await this.inTransaction(async (tx) => {
+      if (!(await this.checkpoints.lockIfAt(tx, this.name, expected))) throw new CheckpointMovedError(this.name);
+      if (consumer.kind === 'projection') {
+        for (const event of events) if (consumes(consumer, event.type)) await consumer.apply(tx, event);
+      }
+      await this.checkpoints.advance(tx, this.name, last, events.length);
+    });
+    return last;
+  }
+
+  /** Applies everything committed so far, then returns (for `rebuild` and tests). */
+  async catchUp(): Promise<number> {
+    const checkpoint = await this.checkpoints.load(this.name);
+    let position = checkpoint.position;
+    let applied = 0;
+    for (;;) {
+      const batch = await this.store.readAll(position ?? START, { maxCount: this.options.batchSize ?? 500 });
+      if (batch.length === 0) return applied;
+      position = await this.handle(batch, position);
+      applied += batch.length;
+    }
+  }
+
+  /** Empties the read model and rewinds the checkpoint to the start, atomically; a running runner notices the CAS. */
+  async reset(): Promise<void> {
+    if (this.consumer.kind !== 'projection') throw new Error(`${this.name} is a reactor; replaying it would repeat its side effects.`);
+    const tables = this.consumer.tables;
+    await this.inTransaction(async (tx) => {
+      await tx.query('select 1 from projection_checkpoints where name = $1 for update', [this.name]);
+      if (tables.length > 0) await tx.query(`truncate ${tables.map((t) => `"${t}"`).join(', ')}`);
+      await this.checkpoints.reset(tx, this.name);
+    });
+  }
+
+  private async inTransaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
