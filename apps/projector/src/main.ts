@@ -47,7 +47,6 @@ async function main(): Promise<void> {
     (consumer) => new ProjectionRunner(pool, store, consumer, { logger }),
   );
   runners.forEach((r) => r.start());
-  logger.info('projector running', { consumers: runners.map((r) => r.name), eventStore: store.kind });
 
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await Promise.all(runners.map((r) => r.stop()));
@@ -56,6 +55,7 @@ async function main(): Promise<void> {
     await store.close();
     await pool.end();
   });
+  logger.info('projector running', { consumers: runners.map((r) => r.name), eventStore: store.kind });
 }
 
 runMain('projector', main);

@@ -30,7 +30,6 @@ async function main(): Promise<void> {
     logger.event('warn', 'job failed', { queue: job?.queueName, jobId: job?.id, attempt: job?.attemptsMade, error }),
   );
   provisioning.on('error', (error) => logger.event('error', 'worker error', { error }));
-  logger.info('worker running', { queues: [QUEUES.organizationProvisioning], eventStore: store.kind });
 
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await provisioning.close(); // waits for running jobs
@@ -38,6 +37,7 @@ async function main(): Promise<void> {
     await store.close();
     await pool.end();
   });
+  logger.info('worker running', { queues: [QUEUES.organizationProvisioning], eventStore: store.kind });
 }
 
 runMain('worker', main);

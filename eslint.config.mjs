@@ -1,0 +1,65 @@
+// The layering of DESIGN §2 as failing checks, not wishes:
+//  - libs/domain is pure: no NestJS, TypeORM, pg, Redis, BullMQ, network or node I/O;
+//  - libs/infra never imports an app; one app never imports another.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const IO_PACKAGES = [
+  '@nestjs/*', 'typeorm', 'pg', 'pg-*', 'ioredis', 'bullmq', '@eventstore/*', '@google-cloud/*', 'express',
+  'node:fs', 'node:fs/*', 'fs', 'node:net', 'net', 'node:http', 'http', 'node:https', 'https', 'node:child_process',
+  'child_process', 'node:crypto', 'crypto',
+];
+const APPS = ['api', 'projector', 'worker', 'cli'];
+const appImport = (app) => [`**/apps/${app}/**`, `apps/${app}/**`, `**/${app}/src/**`, `../${app}/**`, `../../${app}/**`, `../../../${app}/**`];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'bench/**/*.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: false } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['libs/domain/**/*.ts'],
+    ignores: ['libs/domain/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: IO_PACKAGES, message: 'libs/domain is pure: no frameworks, databases, queues, network or I/O (DESIGN §2).' },
+          { group: ['**/libs/infra/**', '@bastion/infra', '@bastion/infra/*', '**/apps/**'], message: 'libs/domain imports nothing from infra or apps.' },
+        ],
+      }],
+      'no-restricted-globals': ['error',
+        { name: 'Date', message: 'The domain takes time from its command context (metadata.now).' },
+        { name: 'fetch', message: 'The domain does no I/O.' },
+        { name: 'process', message: 'The domain reads no environment.' },
+      ],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Ids come from the command context.' }],
+    },
+  },
+  {
+    files: ['libs/infra/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs/infra never imports an app (DESIGN §2).' }] }],
+    },
+  },
+  ...APPS.map((app) => ({
+    files: [`apps/${app}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: APPS.filter((a) => a !== app).flatMap(appImport), message: 'One app never imports another (DESIGN §2).' }],
+      }],
+    },
+  })),
+  {
+    files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts', 'scripts/**/*.js', 'bin/**/*.js', '*.js', '*.mjs'],
+    rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
+    languageOptions: { globals: { ...globals.node } },
+  },
+);
