@@ -28,6 +28,7 @@ import {
   encodeEsdbPosition,
   esdbPositionOf,
   expectationHolds,
+  fromEsdbCurrentRevision,
   isStreamNotFound,
   isSystemEvent,
   toEsdbEventData,
@@ -74,7 +75,7 @@ export class EventStoreDbEventStore implements EventStore {
     try {
       const result = await this.client.appendToStream(streamId, events.map(toEsdbEventData), { expectedRevision });
       return {
-        nextExpectedRevision: Number(result.nextExpectedRevision),
+        nextExpectedRevision: fromEsdbCurrentRevision(result.nextExpectedRevision),
         position: result.position ? encodeEsdbPosition(result.position) : null,
       };
     } catch (error) {
@@ -124,7 +125,7 @@ export class EventStoreDbEventStore implements EventStore {
           if (cursor !== ESDB_START && compareEsdbPositions(position, cursor) <= 0) continue;
           cursor = position;
           // System events are filtered here rather than by the server because reads of $all take no filter.
-          if (isSystemEvent(resolved.event!)) continue;
+          if (resolved.event && isSystemEvent(resolved.event)) continue;
           out.push(toRecordedEvent(resolved));
           if (out.length === maxCount) break;
         }
@@ -232,8 +233,8 @@ function catchUpSubscription(options: CatchUpOptions): Subscription {
           }
           failures = 0;
           // The server filters system event types; streams such as `$$…` with ordinary types are caught here.
-          const events = batch.filter((resolved) => !isSystemEvent(resolved.event!)).map(toRecordedEvent);
-          if (events.length > 0) void options.handler(events).catch(() => undefined);
+          const events = batch.filter((resolved) => !(resolved.event && isSystemEvent(resolved.event))).map(toRecordedEvent);
+          if (events.length > 0) await options.handler(events);
           last = encodeEsdbPosition(esdbPositionOf(batch[batch.length - 1]!));
         }
       } finally {
