@@ -1,7 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { AuthenticationGuard } from './auth/authentication.guard';
 import { HealthController } from './health/health.controller';
-import { DenyByDefaultGuard } from './http/deny-by-default.guard';
+import { IdentityModule } from './identity/identity.module';
 import { type ApiInfrastructure, InfrastructureModule } from './infrastructure.module';
 
 @Module({})
@@ -9,9 +10,10 @@ export class AppModule {
   static with(infra: ApiInfrastructure): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(infra)],
+      imports: [InfrastructureModule.forRoot(infra), IdentityModule],
       controllers: [HealthController],
-      providers: [{ provide: APP_GUARD, useClass: DenyByDefaultGuard }],
+      // Deny by default: every route needs a valid access token unless it says @Public().
+      providers: [{ provide: APP_GUARD, useClass: AuthenticationGuard }],
     };
   }
 }

@@ -1,5 +1,8 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { isAbsolute, join } from 'node:path';
 import { CONFIG, type Config } from '@bastion/infra/config/config';
+import { projectRoot } from '@bastion/infra/config/project-root';
+import { loadServerSecrets, type ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { openRolePool } from '@bastion/infra/database/pools';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
 import { EVENT_STORE, type EventStore } from '@bastion/infra/event-store/event-store.port';
@@ -7,7 +10,9 @@ import { openRedis } from '@bastion/infra/queue/redis';
 import type { JsonLogger } from '@bastion/infra/runtime/logger';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { APP_POOL, LOGGER, REDIS } from './tokens';
+import { ACCESS_TOKENS } from './auth/access-tokens';
+import { JwtAccessTokens } from './auth/jwt-access-tokens';
+import { APP_POOL, LOGGER, REDIS, SERVER_SECRETS } from './tokens';
 
 export interface ApiInfrastructure {
   readonly config: Config;
@@ -15,14 +20,21 @@ export interface ApiInfrastructure {
   readonly pool: Pool;
   readonly store: EventStore;
   readonly redis: Redis;
+  readonly secrets: ServerSecrets;
+  readonly tokens: JwtAccessTokens;
 }
 
 /** Opens everything the API needs as the `bastion_app` role, failing start-up with one sentence if it cannot. */
 export async function openApiInfrastructure(config: Config, logger: JsonLogger): Promise<ApiInfrastructure> {
+  const secretFile = isAbsolute(config.BASTION_SERVER_SECRET_FILE)
+    ? config.BASTION_SERVER_SECRET_FILE
+    : join(projectRoot(), config.BASTION_SERVER_SECRET_FILE);
+  const secrets = loadServerSecrets(config, secretFile);
+  const tokens = await JwtAccessTokens.open(config);
   const pool = await openRolePool(config.DATABASE_URL, 'bastion_app', { max: 20 });
   const store = await createEventStore(config, pool);
   const redis = await openRedis(config.REDIS_URL);
-  return { config, logger, pool, store, redis };
+  return { config, logger, pool, store, redis, secrets, tokens };
 }
 
 @Global()
@@ -32,6 +44,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
     @Inject(APP_POOL) private readonly pool: Pool,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(ACCESS_TOKENS) private readonly tokens: JwtAccessTokens,
   ) {}
 
   static forRoot(infra: ApiInfrastructure) {
@@ -41,11 +54,14 @@ export class InfrastructureModule implements OnApplicationShutdown {
       { provide: APP_POOL, useValue: infra.pool },
       { provide: EVENT_STORE, useValue: infra.store },
       { provide: REDIS, useValue: infra.redis },
+      { provide: SERVER_SECRETS, useValue: infra.secrets },
+      { provide: ACCESS_TOKENS, useValue: infra.tokens },
     ];
     return { module: InfrastructureModule, providers, exports: providers.map((p) => p.provide) };
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.tokens.close();
     this.redis.disconnect();
     await this.store.close();
     await this.pool.end();

@@ -2,12 +2,14 @@ import 'reflect-metadata';
 import { loadConfig } from '@bastion/infra/config/config';
 import { openRolePool } from '@bastion/infra/database/pools';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
-import { bullPrefix, type ProvisionOrganizationJob, QUEUES } from '@bastion/infra/queue/queues';
+import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
+import { bullPrefix, type ProvisionOrganizationJob, QUEUES, type SignInThrottleReportJob } from '@bastion/infra/queue/queues';
 import { openRedis } from '@bastion/infra/queue/redis';
 import { JsonLogger } from '@bastion/infra/runtime/logger';
 import { onShutdown } from '@bastion/infra/runtime/shutdown';
 import { runMain } from '@bastion/infra/runtime/startup-error';
 import { type Job, Worker } from 'bullmq';
+import { reportSignInThrottle } from './identity/report-sign-in-throttle.processor';
 import { provisionOrganization } from './organization/provision-organization.processor';
 
 /** The worker: BullMQ processors. Every job is idempotent and ends by appending an event. */
@@ -23,21 +25,28 @@ async function main(): Promise<void> {
     async (job: Job<ProvisionOrganizationJob>) => provisionOrganization(store, job.data),
     { connection: redis, prefix: bullPrefix(config.REDIS_PREFIX), concurrency: config.WORKER_CONCURRENCY },
   );
-  provisioning.on('completed', (job, result) =>
-    logger.info('job completed', { queue: job.queueName, jobId: job.id, result }),
+  const limiter = new SignInLimiter(redis, config.REDIS_PREFIX);
+  const throttleReports = new Worker<SignInThrottleReportJob>(
+    QUEUES.signInThrottleReports,
+    async (job: Job<SignInThrottleReportJob>) => reportSignInThrottle(store, limiter, job.data),
+    { connection: redis, prefix: bullPrefix(config.REDIS_PREFIX), concurrency: config.WORKER_CONCURRENCY },
   );
-  provisioning.on('failed', (job, error) =>
-    logger.event('warn', 'job failed', { queue: job?.queueName, jobId: job?.id, attempt: job?.attemptsMade, error }),
-  );
-  provisioning.on('error', (error) => logger.event('error', 'worker error', { error }));
+  const workers = [provisioning, throttleReports];
+  for (const worker of workers) {
+    worker.on('completed', (job, result) => logger.info('job completed', { queue: job.queueName, jobId: job.id, result }));
+    worker.on('failed', (job, error) =>
+      logger.event('warn', 'job failed', { queue: job?.queueName, jobId: job?.id, attempt: job?.attemptsMade, error }),
+    );
+    worker.on('error', (error) => logger.event('error', 'worker error', { error }));
+  }
 
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
-    await provisioning.close(); // waits for running jobs
+    await Promise.all(workers.map((w) => w.close())); // waits for running jobs
     redis.disconnect();
     await store.close();
     await pool.end();
   });
-  logger.info('worker running', { queues: [QUEUES.organizationProvisioning], eventStore: store.kind });
+  logger.info('worker running', { queues: workers.map((w) => w.name), eventStore: store.kind });
 }
 
 runMain('worker', main);

@@ -6,3 +6,5 @@ export * from './organization/organization.events';
 export * from './organization/organization.commands';
 export * from './organization/organization.errors';
 export * from './organization/organization.decider';
+export * from './identity/identity.events';
+export * from './authorization/permissions';

@@ -4,7 +4,7 @@ import { EVENT_STORE, type EventStore } from '@bastion/infra/event-store/event-s
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { problemType } from '../http/problem';
-import { Public } from '../http/public.decorator';
+import { Public } from '../auth/public.decorator';
 import { APP_POOL, REDIS } from '../tokens';
 
 const CHECK_TIMEOUT_MS = 2000;

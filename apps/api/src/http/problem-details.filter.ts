@@ -57,6 +57,15 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     } else if (exception instanceof DomainError) {
       const status = DOMAIN_STATUS[exception.code] ?? 422;
       problem = { type: problemType(exception.code.toLowerCase().replace(/[._]/g, '-')), title: exception.message, status };
+    } else if ((exception as { code?: string }).code === 'AUTH.SESSION_NOT_LIVE') {
+      // The access token verified, but its session was revoked or expired: answered like any failed authentication.
+      problem = { type: problemType('unauthenticated'), title: 'authentication required', status: 401 };
+    } else if ((exception as { code?: string }).code === '42501') {
+      // The database refused: a definer function or an RLS policy. The caller learns only that it is forbidden.
+      this.logger.event('warn', 'refused by the database', { path: request.path, method: request.method, error: exception });
+      problem = { type: problemType('forbidden'), title: 'forbidden', status: 403 };
+    } else if ((exception as { code?: string }).code === '40001' || (exception as { code?: string }).code === 'EVENT_STORE.WRONG_EXPECTED_REVISION') {
+      problem = { type: problemType('concurrent-modification'), title: 'changed concurrently; retry', status: 409 };
     } else if ((exception as { type?: string }).type === 'entity.too.large') {
       problem = { type: problemType('payload-too-large'), title: 'payload too large', status: 413 };
     } else if ((exception as { type?: string }).type === 'entity.parse.failed') {

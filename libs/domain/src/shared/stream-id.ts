@@ -9,6 +9,8 @@ export const STREAM_CATEGORIES = [
   'escalation',
   'llm-provider',
   'skill-request',
+  // A failed sign-in for an unknown account: a stream of its own, since there is no account to attach it to.
+  'signin',
 ] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 

@@ -42,6 +42,26 @@ export const configSchema = z
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     METRICS_ENABLED: bool.default('true'),
+    /** `iss` of access tokens; defaults to http://localhost:<PORT>. */
+    JWT_ISSUER: z.string().url().optional(),
+    JWT_AUDIENCE: z.string().min(1).default('bastion-api'),
+    /** Where development signing keys live (0600 files); production may pass JWT_SIGNING_KEYS instead. */
+    JWT_KEYS_DIR: z.string().default('.data/keys/jwt'),
+    JWT_SIGNING_KEYS: z.string().optional(),
+    /** Root of the API's symmetric secrets (refresh-token MAC, session proofs); required in production. */
+    BASTION_SERVER_SECRET: z.string().optional(),
+    BASTION_SERVER_SECRET_FILE: z.string().default('.data/keys/server-secret'),
+    /** Origins allowed to sign in, refresh and log out (CSRF); defaults to http://localhost:<PORT>, http://127.0.0.1:<PORT>. */
+    ALLOWED_ORIGINS: z.string().optional(),
+    /** Base URL of links in emails; defaults to http://localhost:<PORT>. */
+    PUBLIC_URL: z.string().url().optional(),
+    SMTP_URL: url(['smtp:', 'smtps:'], 'SMTP').optional(),
+    MAIL_FROM: z.string().default('Bastion <no-reply@bastion.localhost>'),
+    MAIL_OUTBOX: z.string().default('.data/mail'),
+    /** How long the refresh token just rotated away still returns the same successor (DESIGN §5: 10 s). */
+    REFRESH_GRACE_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
+    SESSION_IDLE_SECONDS: z.coerce.number().int().min(300).max(90 * 86400).default(7 * 86400),
+    SESSION_ABSOLUTE_SECONDS: z.coerce.number().int().min(300).max(365 * 86400).default(30 * 86400),
   })
   .superRefine((config, ctx) => {
     if (config.EVENT_STORE === 'eventstoredb' && !config.EVENTSTOREDB_URL) {
@@ -50,6 +70,19 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+export function issuerOf(config: Config): string {
+  return config.JWT_ISSUER ?? `http://localhost:${config.PORT}`;
+}
+
+export function publicUrlOf(config: Config): string {
+  return (config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
+}
+
+export function allowedOriginsOf(config: Config): string[] {
+  if (config.ALLOWED_ORIGINS) return config.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  return [`http://localhost:${config.PORT}`, `http://127.0.0.1:${config.PORT}`];
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -27,8 +27,8 @@ export class JobQueue<Q extends QueueName> {
     });
   }
 
-  async add(jobId: string, payload: JobPayloads[Q]): Promise<void> {
-    await this.queue.add(this.name, payload, { jobId });
+  async add(jobId: string, payload: JobPayloads[Q], options: { delayMs?: number } = {}): Promise<void> {
+    await this.queue.add(this.name, payload, { jobId, delay: options.delayMs });
   }
 
   raw(): Queue {

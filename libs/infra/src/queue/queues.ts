@@ -4,6 +4,7 @@
  */
 export const QUEUES = {
   organizationProvisioning: 'organization-provisioning',
+  signInThrottleReports: 'sign-in-throttle-reports',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -15,8 +16,22 @@ export interface ProvisionOrganizationJob {
   readonly correlationId: string;
 }
 
+/**
+ * Records one `SignInThrottled` for a burst of refused sign-ins once the lock or window ends. Carries the account's
+ * email hash or the client IP (personal data, not a secret) — never the email, a password or a token.
+ */
+export interface SignInThrottleReportJob {
+  readonly scope: 'account' | 'ip';
+  readonly subject: string;
+  readonly userId: string | null;
+  readonly emailHash: string;
+  readonly windowSeconds: number;
+  readonly correlationId: string;
+}
+
 export interface JobPayloads {
   'organization-provisioning': ProvisionOrganizationJob;
+  'sign-in-throttle-reports': SignInThrottleReportJob;
 }
 
 /** BullMQ refuses ':' in custom ids; ours are `<kind>-<event uuid>`. */

@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import { Client, type Pool } from 'pg';
+import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
+import { type TestApi, startTestApi } from '../../../../test/support/api';
+import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
+import { call, decodeJwt, refreshCookie, tokenFromMail } from '../../../../test/support/http';
+import { newUser, signIn, signUp, STRONG_PASSWORD } from '../../../../test/support/identity';
+import { dropPrefix } from '../../../../test/support/redis';
+
+let db: TestDatabase;
+let api: TestApi;
+let events: PostgresEventStore;
+let admin: Pool;
+
+beforeAll(async () => {
+  db = await workerDatabase();
+  api = await startTestApi(db, { REFRESH_GRACE_SECONDS: '1' });
+  admin = poolFor(db.adminUrl);
+  events = new PostgresEventStore(admin);
+});
+afterAll(async () => {
+  await api?.close();
+  await closePools();
+  if (api) await dropPrefix(api.redisPrefix);
+});
+
+const typesOf = async (stream: string) => (await events.readStream(stream)).map((e) => e.type);
+
+describe('sign-up and email verification', () => {
+  it('signs up, emails a single-use link, and verifies the address once', async () => {
+    const email = `ada-${randomUUID()}@example.com`;
+    const reply = await call(api, 'POST', '/v1/auth/signup', { body: { email, password: STRONG_PASSWORD, displayName: 'Ada' } });
+    expect(reply.status).toBe(201);
+    const userId = reply.body.id as string;
+    const token = tokenFromMail(api.mailDir, email, 'Verification token');
+    expect((await call(api, 'POST', '/v1/auth/email/verify', { body: { token } })).status).toBe(204);
+    const again = await call(api, 'POST', '/v1/auth/email/verify', { body: { token } });
+    expect(again.status).toBe(400);
+    expect(again.body.type).toBe('urn:bastion:problem:invalid-token');
+    expect(await typesOf(`user-${userId}`)).toEqual(['UserSignedUp', 'EmailVerified']);
+  });
+
+  it('stores the password only as an argon2id hash (m=19456, t=2, p=1), and never in an event', async () => {
+    const { userId } = await signUp(api);
+    const { rows } = await admin.query('select password_hash from authz.users where id = $1', [userId]);
+    expect(rows[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    const stored = JSON.stringify(await events.readStream(`user-${userId}`));
+    expect(stored).not.toContain(STRONG_PASSWORD);
+    expect(stored).not.toContain(rows[0].password_hash);
+  });
+
+  it('refuses a second account on the same email, whatever its case', async () => {
+    const { email } = await signUp(api);
+    const reply = await call(api, 'POST', '/v1/auth/signup', { body: { email: email.toUpperCase(), password: STRONG_PASSWORD, displayName: 'B' } });
+    expect(reply.status).toBe(409);
+    expect(reply.body.type).toBe('urn:bastion:problem:email-taken');
+  });
+
+  it.each([
+    ['too short', 'short-pass1', 'PASSWORD.TOO_SHORT'],
+    ['common', 'password1234', 'PASSWORD.COMMON'],
+  ])('refuses a %s password with a problem naming the field, and changes nothing', async (_name, password, code) => {
+    const email = `weak-${randomUUID()}@example.com`;
+    const reply = await call(api, 'POST', '/v1/auth/signup', { body: { email, password, displayName: 'W' } });
+    expect(reply.status).toBe(422);
+    expect(reply.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(reply.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'password', code })]));
+    const { rowCount } = await admin.query('select 1 from authz.users where email_normalized = $1', [email]);
+    expect(rowCount).toBe(0);
+  });
+
+  it('validates input at the edge: the problem names the field', async () => {
+    const reply = await call(api, 'POST', '/v1/auth/signup', { body: { email: 'not-an-email', password: STRONG_PASSWORD, displayName: 'X', admin: true } });
+    expect(reply.status).toBe(400);
+    expect(reply.body.type).toBe('urn:bastion:problem:validation');
+    const fields = (reply.body.errors as { field: string }[]).map((e) => e.field);
+    expect(fields).toEqual(expect.arrayContaining(['email', 'admin']));
+  });
+});
+
+describe('password sign-in', () => {
+  it('answers an RS256 access token and sets the refresh cookie HttpOnly, Secure, SameSite=Strict, Path=/', async () => {
+    const { userId, email } = await signUp(api);
+    const reply = await call(api, 'POST', '/v1/auth/password', { body: { email, password: STRONG_PASSWORD } });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 600 });
+    expect(JSON.stringify(reply.body)).not.toContain('refresh');
+    const { header, payload } = decodeJwt(reply.body.accessToken as string);
+    expect(header).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
+    expect(header.kid).toEqual(expect.any(String));
+    expect(payload).toMatchObject({ sub: userId, sub_type: 'human', amr: ['pwd'], aud: 'bastion-api' });
+    expect(payload.org).toBeUndefined();
+    expect((payload.exp as number) - (payload.iat as number)).toBe(600);
+    const cookie = reply.cookies.find((c) => c.startsWith('__Host-bastion_rt='))!;
+    expect(cookie).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    expect(cookie).not.toMatch(/Domain=/i);
+    expect(await typesOf(`user-${userId}`)).toContain('SessionStarted');
+  });
+
+  it('a wrong password and an unknown email get the same answer, and both are recorded without the password', async () => {
+    const { userId, email } = await signUp(api);
+    const wrong = await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'not the right one at all' } });
+    const unknown = await call(api, 'POST', '/v1/auth/password', { body: { email: `nobody-${randomUUID()}@example.com`, password: 'whatever it is 123' } });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body).toEqual({ ...unknown.body, instance: wrong.body.instance });
+    const failures = (await events.readStream(`user-${userId}`)).filter((e) => e.type === 'SignInFailed');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.metadata).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1/), actor: { type: 'human', id: userId } });
+    expect(JSON.stringify(failures)).not.toContain('not the right one at all');
+  });
+
+  it('refuses sign-in without an allowed Origin, or without a JSON body (CSRF)', async () => {
+    const { email } = await signUp(api);
+    expect((await call(api, 'POST', '/v1/auth/password', { body: { email, password: STRONG_PASSWORD }, origin: null })).status).toBe(403);
+    expect((await call(api, 'POST', '/v1/auth/password', { body: { email, password: STRONG_PASSWORD }, origin: 'https://evil.example' })).status).toBe(403);
+    const form = await call(api, 'POST', '/v1/auth/password', {
+      body: `email=${encodeURIComponent(email)}&password=x`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(415);
+  });
+
+  it('locks an account after repeated failures, answers 429 with Retry-After, and records the burst once', async () => {
+    const { userId, email } = await signUp(api);
+    for (let i = 0; i < 10; i += 1) {
+      expect((await call(api, 'POST', '/v1/auth/password', { body: { email, password: `wrong password ${i}!` } })).status).toBe(401);
+    }
+    const refused = await call(api, 'POST', '/v1/auth/password', { body: { email, password: STRONG_PASSWORD } });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i += 1) await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'x'.repeat(20) } });
+    const stream = await events.readStream(`user-${userId}`);
+    // Ten failures are ten events, the last one saying it locked the account; the refused burst adds none yet.
+    expect(stream.filter((e) => e.type === 'SignInFailed')).toHaveLength(10);
+    expect(stream.filter((e) => e.type === 'SignInFailed').at(-1)!.data.reason).toBe('locked');
+  });
+
+  it('a forged X-Forwarded-For changes neither the rate limit key nor the recorded IP', async () => {
+    const { userId, email } = await signUp(api);
+    await call(api, 'POST', '/v1/auth/password', {
+      body: { email, password: 'wrong password here' },
+      headers: { 'x-forwarded-for': '203.0.113.77' },
+    });
+    const failure = (await events.readStream(`user-${userId}`)).find((e) => e.type === 'SignInFailed')!;
+    expect(failure.metadata.ip).not.toBe('203.0.113.77');
+    expect(failure.metadata.ip).toMatch(/127\.0\.0\.1/);
+  });
+});
+
+describe('refresh-token families', () => {
+  it('each refresh rotates to a new token; the access token keeps the session', async () => {
+    const user = await newUser(api);
+    const first = await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie });
+    expect(first.status).toBe(200);
+    const next = refreshCookie(first)!;
+    expect(next).not.toBe(user.cookie);
+    expect(decodeJwt(first.body.accessToken as string).payload.sid).toBe(decodeJwt(user.accessToken).payload.sid);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: next })).status).toBe(200);
+  });
+
+  it('two concurrent refreshes with the same token both succeed with the same successor', async () => {
+    const user = await newUser(api);
+    const [a, b] = await Promise.all([
+      call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie }),
+      call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(refreshCookie(a)).toBe(refreshCookie(b));
+  });
+
+  it('the old token after the grace window revokes the family: the current successor stops working too, and the reuse is recorded', async () => {
+    const user = await newUser(api);
+    const rotated = await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie });
+    const successor = refreshCookie(rotated)!;
+    await new Promise((r) => setTimeout(r, 1200)); // past REFRESH_GRACE_SECONDS=1
+    const replay = await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie });
+    expect(replay.status).toBe(401);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: successor })).status).toBe(401);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: rotated.body.accessToken as string })).status).toBe(401);
+    expect(await typesOf(`user-${user.userId}`)).toContain('RefreshTokenReuseDetected');
+  });
+
+  it('a revoked session refuses even the current token inside the grace window', async () => {
+    const user = await newUser(api);
+    const rotated = await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie });
+    const successor = refreshCookie(rotated)!;
+    expect((await call(api, 'POST', '/v1/auth/logout', { cookie: successor })).status).toBe(204);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: successor })).status).toBe(401);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(401);
+  });
+
+  it('logout revokes the session: its unexpired access token is refused at the next request', async () => {
+    const user = await newUser(api);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken })).status).toBe(200);
+    const out = await call(api, 'POST', '/v1/auth/logout', { cookie: user.cookie });
+    expect(out.status).toBe(204);
+    expect(out.cookies.some((c) => c.startsWith('__Host-bastion_rt=;') && c.includes('Max-Age=0'))).toBe(true);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken })).status).toBe(401);
+    expect(await typesOf(`user-${user.userId}`)).toContain('SessionRevoked');
+  });
+
+  it('a refresh without an allowed Origin is refused', async () => {
+    const user = await newUser(api);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie, origin: 'https://evil.example' })).status).toBe(403);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie, origin: null })).status).toBe(403);
+  });
+
+  it('a forged refresh token is refused without revoking anything', async () => {
+    const user = await newUser(api);
+    const [sid, counter] = user.cookie.split('=')[1]!.split('.');
+    const forged = `__Host-bastion_rt=${sid}.${counter}.${'A'.repeat(43)}`;
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: forged })).status).toBe(401);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(200);
+  });
+
+  it('lists one’s own sessions and revokes one by id; another user’s session is not found', async () => {
+    const user = await newUser(api);
+    const second = await signIn(api, user.email);
+    const listed = await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken });
+    expect(listed.status).toBe(200);
+    const sessions = listed.body.sessions as { id: string; current: boolean }[];
+    expect(sessions).toHaveLength(2);
+    const other = sessions.find((s) => !s.current)!;
+    const stranger = await newUser(api);
+    expect((await call(api, 'DELETE', `/v1/auth/sessions/${other.id}`, { token: stranger.accessToken })).status).toBe(404);
+    expect((await call(api, 'DELETE', `/v1/auth/sessions/${other.id}`, { token: user.accessToken })).status).toBe(204);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: second.accessToken })).status).toBe(401);
+  });
+});
+
+describe('password reset', () => {
+  it('answers the same for unknown emails, sets a new password by a single-use link, and revokes every session', async () => {
+    const user = await newUser(api);
+    expect((await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: `nobody-${randomUUID()}@example.com` } })).status).toBe(202);
+    expect((await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email } })).status).toBe(202);
+    const token = tokenFromMail(api.mailDir, user.email, 'Reset token');
+    const newPassword = 'a brand new passphrase 77';
+    expect((await call(api, 'POST', '/v1/auth/password/reset', { body: { token, password: newPassword } })).status).toBe(204);
+    expect((await call(api, 'POST', '/v1/auth/password/reset', { body: { token, password: newPassword } })).status).toBe(400);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken })).status).toBe(401);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(401);
+    await expect(signIn(api, user.email)).rejects.toThrow(/401/);
+    await signIn(api, user.email, newPassword);
+  });
+});
+
+describe('organisations and agents', () => {
+  it('a signed-in human creates an organisation and is its Admin at once', async () => {
+    const user = await newUser(api);
+    const reply = await call(api, 'POST', '/v1/orgs', { token: user.accessToken, body: { name: 'Acme' } });
+    expect(reply.status).toBe(201);
+    const orgId = reply.body.id as string;
+    expect(await typesOf(`org-${orgId}`)).toEqual(['OrganizationCreated', 'MemberAdded']);
+    const { rows } = await admin.query('select role from authz.memberships where org_id = $1 and user_id = $2', [orgId, user.userId]);
+    expect(rows).toEqual([{ role: 'admin' }]);
+  });
+
+  it('issues an agent a key shown once, stored hashed, that exchanges for an agent token bound to its org', async () => {
+    const user = await newUser(api);
+    const orgId = (await call(api, 'POST', '/v1/orgs', { token: user.accessToken, body: { name: 'Bots' } })).body.id as string;
+    const agent = await call(api, 'POST', `/v1/orgs/${orgId}/agents`, { token: user.accessToken, body: { name: 'build-bot' } });
+    expect(agent.status).toBe(201);
+    const agentId = agent.body.id as string;
+    const issued = await call(api, 'POST', `/v1/orgs/${orgId}/agents/${agentId}/keys`, { token: user.accessToken, body: {} });
+    expect(issued.status).toBe(201);
+    const key = issued.body.key as string;
+    expect(key).toMatch(/^bst_ak_[a-z0-9]{12}_/);
+    const { rows } = await admin.query('select key_hash from authz.agent_keys where agent_id = $1', [agentId]);
+    expect(rows[0].key_hash.toString('hex')).not.toContain(Buffer.from(key).toString('hex'));
+    expect(JSON.stringify(await events.readStream(`agent-${agentId}`))).not.toContain(key.split('_').at(-1));
+
+    const token = await call(api, 'POST', '/v1/auth/agent-token', { body: { apiKey: key } });
+    expect(token.status).toBe(200);
+    expect(token.cookies).toEqual([]);
+    expect(decodeJwt(token.body.accessToken as string).payload).toMatchObject({ sub: agentId, sub_type: 'agent', org: orgId, amr: ['agent_key'] });
+
+    // An agent token where a human is required is refused like any failed authentication.
+    expect((await call(api, 'POST', '/v1/orgs', { token: token.body.accessToken as string, body: { name: 'x' } })).status).toBe(401);
+
+    expect((await call(api, 'DELETE', `/v1/orgs/${orgId}/agents/${agentId}/keys/${issued.body.id}`, { token: user.accessToken })).status).toBe(204);
+    expect((await call(api, 'POST', '/v1/auth/agent-token', { body: { apiKey: key } })).status).toBe(401);
+    expect(await typesOf(`agent-${agentId}`)).toEqual(['AgentCreated', 'AgentKeyIssued', 'SessionStarted', 'AgentKeyRevoked']);
+  });
+
+  it('a user of another organisation cannot create agents or issue keys in it, and nothing is appended', async () => {
+    const owner = await newUser(api);
+    const orgId = (await call(api, 'POST', '/v1/orgs', { token: owner.accessToken, body: { name: 'Mine' } })).body.id as string;
+    const stranger = await newUser(api);
+    const attempt = await call(api, 'POST', `/v1/orgs/${orgId}/agents`, { token: stranger.accessToken, body: { name: 'spy' } });
+    expect(attempt.status).toBe(403);
+    expect(attempt.body.type).toBe('urn:bastion:problem:forbidden');
+    expect(await typesOf(`org-${orgId}`)).toEqual(['OrganizationCreated', 'MemberAdded']);
+  });
+
+  it('a wrong or malformed agent key gets a plain 401', async () => {
+    expect((await call(api, 'POST', '/v1/auth/agent-token', { body: { apiKey: 'bst_ak_aaaaaaaaaaaa_' + 'B'.repeat(43) } })).status).toBe(401);
+    expect((await call(api, 'POST', '/v1/auth/agent-token', { body: { apiKey: 'nonsense' } })).status).toBe(401);
+  });
+});
+
+describe('the API role is proven to the database', () => {
+  it('without authz.begin the app role reads nothing from authz, and a forged set_config is not honoured', async () => {
+    const user = await newUser(api);
+    const client = new Client({ connectionString: db.urlFor('bastion_app') });
+    await client.connect();
+    try {
+      await expect(client.query('select * from authz.sessions')).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('select * from authz.users')).rejects.toMatchObject({ code: '42501' });
+      await client.query('begin');
+      const sid = decodeJwt(user.accessToken).payload.sid as string;
+      await client.query("select set_config('bastion.session_id', $1, true), set_config('bastion.principal_id', $2, true)", [sid, user.userId]);
+      const { rows } = await client.query('select authz.current_principal() as p');
+      expect(rows[0].p).toBeNull();
+      expect((await client.query('select * from authz.my_sessions()')).rows).toEqual([]);
+      await client.query('rollback');
+      await expect(client.query('select * from authz.begin($1, $2)', [sid, Buffer.alloc(32)])).rejects.toMatchObject({ code: '28000' });
+    } finally {
+      await client.end();
+    }
+  });
+});

@@ -1,0 +1,64 @@
+import { Module } from '@nestjs/common';
+import { checkPassword } from '@bastion/domain/identity/password-policy';
+import { CONFIG, type Config } from '@bastion/infra/config/config';
+import { isCommonPassword, loadCommonPasswords } from '@bastion/infra/crypto/password/common-passwords';
+import { PasswordHasher } from '@bastion/infra/crypto/password/password-hasher';
+import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
+import { createMailer } from '@bastion/infra/mail/create-mailer';
+import { JobQueue } from '@bastion/infra/queue/job-queue';
+import { QUEUES } from '@bastion/infra/queue/queues';
+import type Redis from 'ioredis';
+import { AgentKeysController } from '../agents/agent-keys/agent-keys.http.controller';
+import { CreateAgentController } from '../agents/create-agent/create-agent.http.controller';
+import { BrowserCredentialsGuard } from '../auth/browser-credentials.guard';
+import { SessionDatabase } from '../auth/session-database';
+import { CreateOrganizationController } from '../organization/create-organization/create-organization.http.controller';
+import { REDIS } from '../tokens';
+import { MAIL_SENDER, PASSWORD_HASHING, PASSWORD_RULES, type PasswordRules } from './identity.ports';
+import { SIGN_IN_LIMITER, THROTTLE_REPORTS } from './identity.tokens';
+import { JwksController } from './jwks/jwks.http.controller';
+import { RefreshSessionController } from './refresh-session/refresh-session.http.controller';
+import { ResetPasswordController } from './reset-password/reset-password.http.controller';
+import { SessionIssuer } from './session-issuer';
+import { SignInWithPasswordController } from './sign-in-with-password/sign-in-with-password.http.controller';
+import { SignUpController } from './sign-up/sign-up.http.controller';
+import { VerifyEmailController } from './verify-email/verify-email.http.controller';
+
+const passwordRules: PasswordRules = {
+  problems: (password, identity) => checkPassword(password, { ...identity, isCommon: isCommonPassword }),
+};
+
+@Module({
+  controllers: [
+    SignUpController,
+    VerifyEmailController,
+    ResetPasswordController,
+    SignInWithPasswordController,
+    RefreshSessionController,
+    JwksController,
+    CreateOrganizationController,
+    CreateAgentController,
+    AgentKeysController,
+  ],
+  providers: [
+    SessionDatabase,
+    SessionIssuer,
+    BrowserCredentialsGuard,
+    { provide: PASSWORD_HASHING, useValue: new PasswordHasher() },
+    {
+      provide: PASSWORD_RULES,
+      useFactory: () => {
+        loadCommonPasswords(); // once, at start-up, not on the first sign-up
+        return passwordRules;
+      },
+    },
+    { provide: MAIL_SENDER, inject: [CONFIG], useFactory: (config: Config) => createMailer(config) },
+    { provide: SIGN_IN_LIMITER, inject: [REDIS, CONFIG], useFactory: (redis: Redis, config: Config) => new SignInLimiter(redis, config.REDIS_PREFIX) },
+    {
+      provide: THROTTLE_REPORTS,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, config: Config) => new JobQueue(QUEUES.signInThrottleReports, redis, config.REDIS_PREFIX),
+    },
+  ],
+})
+export class IdentityModule {}

@@ -1,0 +1,2 @@
+export const SIGN_IN_LIMITER = Symbol('SignInLimiter');
+export const THROTTLE_REPORTS = Symbol('ThrottleReports');

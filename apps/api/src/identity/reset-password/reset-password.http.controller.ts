@@ -1,0 +1,93 @@
+import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { type PasswordReset, type PasswordResetRequested, toNewEvents } from '@bastion/domain';
+import { normalizeEmail } from '@bastion/domain/identity/email';
+import { CONFIG, type Config, publicUrlOf } from '@bastion/infra/config/config';
+import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
+import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
+import { Public } from '../../auth/public.decorator';
+import { type BastionRequest, commandContext } from '../../auth/request-context';
+import { SessionDatabase } from '../../auth/session-database';
+import { ProblemError, problemType } from '../../http/problem';
+import { hashEmailToken, newEmailToken } from '../email-tokens';
+import { MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
+import { invalidToken } from '../verify-email/verify-email.http.controller';
+
+const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;
+
+export class RequestPasswordResetRequest {
+  @ApiProperty()
+  @IsEmail()
+  @MaxLength(254)
+  email!: string;
+}
+
+export class ResetPasswordRequest {
+  @ApiProperty()
+  @IsString()
+  @Length(20, 200)
+  token!: string;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(1024)
+  password!: string;
+}
+
+@ApiTags('auth')
+@Controller('v1/auth/password')
+export class ResetPasswordController {
+  constructor(
+    private readonly db: SessionDatabase,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(PASSWORD_HASHING) private readonly passwords: PasswordHashing,
+    @Inject(PASSWORD_RULES) private readonly rules: PasswordRules,
+    @Inject(MAIL_SENDER) private readonly mail: MailSender,
+  ) {}
+
+  /** Always 202, whether or not the email has an account: the answer reveals nothing. */
+  @Public()
+  @Post('reset-request')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ description: 'If the email has an account, a single-use link valid 30 minutes was sent.' })
+  async request(@Body() body: RequestPasswordResetRequest, @Req() req: BastionRequest): Promise<void> {
+    const { token, hash } = newEmailToken();
+    const [event] = toNewEvents<PasswordResetRequested>(
+      [{ type: 'PasswordResetRequested', data: { userId: '' } }],
+      commandContext(req, { actor: { type: 'human', id: '' } }),
+    );
+    const user = await this.db.anonymous((tx) =>
+      new IdentityRepository(tx).requestPasswordReset(normalizeEmail(body.email), hash, new Date(Date.now() + RESET_TOKEN_TTL_MS), event!),
+    );
+    if (!user) return;
+    await this.mail.send({
+      to: user.email,
+      subject: 'Reset your Bastion password',
+      text: `Set a new password by opening ${publicUrlOf(this.config)}/reset-password#token=${token}\n\nThe link works once, for 30 minutes, and signs out every session.\nReset token: ${token}\n`,
+    });
+  }
+
+  /** Sets the new password and revokes every session of the account. */
+  @Public()
+  @Post('reset')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'The password is changed and every session revoked.' })
+  async reset(@Body() body: ResetPasswordRequest, @Req() req: BastionRequest): Promise<void> {
+    const problems = this.rules.problems(body.password, { email: '', displayName: '' });
+    if (problems.length > 0) {
+      throw new ProblemError({
+        type: problemType('weak-password'),
+        title: 'the password is not acceptable',
+        status: 422,
+        errors: problems.map((p) => ({ field: 'password', message: p.message, code: p.code })),
+      });
+    }
+    const passwordHash = await this.passwords.hash(body.password);
+    const [event] = toNewEvents<PasswordReset>(
+      [{ type: 'PasswordReset', data: { userId: '', revokedSessions: 0 } }],
+      commandContext(req, { actor: { type: 'human', id: '' } }),
+    );
+    const userId = await this.db.anonymous((tx) => new IdentityRepository(tx).resetPassword(hashEmailToken(body.token), passwordHash, event!));
+    if (!userId) throw invalidToken();
+  }
+}

@@ -1,0 +1,113 @@
+import { Body, Controller, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiOkResponse, ApiProperty, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { type SignInFailed, toNewEvents } from '@bastion/domain';
+import { normalizeEmail } from '@bastion/domain/identity/email';
+import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
+import type { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
+import type { JobQueue } from '@bastion/infra/queue/job-queue';
+import { IsString, MaxLength } from 'class-validator';
+import type { Response } from 'express';
+import { unauthenticated } from '../../auth/authentication.guard';
+import { BrowserCredentialsGuard } from '../../auth/browser-credentials.guard';
+import { Public } from '../../auth/public.decorator';
+import { setRefreshCookie } from '../../auth/refresh-cookie';
+import { type BastionRequest, commandContext } from '../../auth/request-context';
+import { SessionDatabase } from '../../auth/session-database';
+import { ProblemError, problemType } from '../../http/problem';
+import { emailHash } from '../email-tokens';
+import { PASSWORD_HASHING, type PasswordHashing } from '../identity.ports';
+import { SessionIssuer } from '../session-issuer';
+import { SIGN_IN_LIMITER, THROTTLE_REPORTS } from '../identity.tokens';
+
+export class PasswordSignInRequest {
+  @ApiProperty()
+  @IsString()
+  @MaxLength(254)
+  email!: string;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(1024)
+  password!: string;
+}
+
+export class AccessTokenResponse {
+  @ApiProperty() accessToken!: string;
+  @ApiProperty({ example: 'Bearer' }) tokenType!: 'Bearer';
+  @ApiProperty({ example: 600 }) expiresIn!: number;
+}
+
+@ApiTags('auth')
+@Controller('v1/auth')
+export class SignInWithPasswordController {
+  constructor(
+    private readonly db: SessionDatabase,
+    private readonly sessions: SessionIssuer,
+    @Inject(PASSWORD_HASHING) private readonly passwords: PasswordHashing,
+    @Inject(SIGN_IN_LIMITER) private readonly limiter: SignInLimiter,
+    @Inject(THROTTLE_REPORTS) private readonly throttleReports: JobQueue<'sign-in-throttle-reports'>,
+  ) {}
+
+  @Public()
+  @UseGuards(BrowserCredentialsGuard)
+  @Post('password')
+  @HttpCode(200)
+  @ApiOkResponse({ type: AccessTokenResponse, description: 'Signed in; the refresh token is in the __Host-bastion_rt cookie.' })
+  @ApiUnauthorizedResponse({ description: 'Wrong email or password (the same answer for both).' })
+  @ApiTooManyRequestsResponse({ description: 'Too many failures for this account or address; see Retry-After.' })
+  async signIn(@Body() body: PasswordSignInRequest, @Req() req: BastionRequest, @Res({ passthrough: true }) res: Response): Promise<AccessTokenResponse> {
+    const normalized = normalizeEmail(body.email);
+    const hashOfEmail = emailHash(normalized);
+    const ip = req.ip ?? 'unknown';
+
+    const gate = await this.limiter.check(hashOfEmail, ip);
+    if (!gate.allowed) {
+      if (gate.firstOfBurst) {
+        const user = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalized));
+        const subject = gate.scope === 'account' ? hashOfEmail : ip;
+        await this.throttleReports.add(
+          `sign-in-throttled-${gate.scope}-${subject.replace(/[^A-Za-z0-9]/g, '_')}-${Date.now()}`,
+          {
+            scope: gate.scope,
+            subject,
+            userId: user?.user_id ?? null,
+            emailHash: hashOfEmail,
+            windowSeconds: gate.retryAfterSeconds,
+            correlationId: commandContext(req).correlationId,
+          },
+          { delayMs: gate.retryAfterSeconds * 1000 },
+        );
+      }
+      res.setHeader('Retry-After', String(gate.retryAfterSeconds));
+      throw new ProblemError({ type: problemType('too-many-attempts'), title: 'too many failed sign-ins; try again later', status: 429 });
+    }
+
+    const user = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalized));
+    // Outside any transaction: a password hash never holds one open. Unknown emails cost the same time.
+    let ok = false;
+    if (user?.password_hash && !user.disabled) ok = await this.passwords.verify(user.password_hash, body.password);
+    else await this.passwords.dummyVerify();
+
+    if (!ok) {
+      const { lockedForSeconds } = await this.limiter.recordFailure(hashOfEmail, ip);
+      const reason: SignInFailed['data']['reason'] = user?.disabled ? 'disabled' : lockedForSeconds ? 'locked' : 'bad_credentials';
+      const [event] = toNewEvents<SignInFailed>(
+        [{ type: 'SignInFailed', data: { userId: user?.user_id ?? null, emailHash: hashOfEmail, reason } }],
+        commandContext(req, { actor: user ? { type: 'human', id: user.user_id } : { type: 'system', id: 'anonymous' }, authMethod: 'password' }),
+      );
+      await this.db.anonymous((tx) => new IdentityRepository(tx).recordSignInFailure(user?.user_id ?? null, event!));
+      throw unauthenticated();
+    }
+
+    await this.limiter.recordSuccess(hashOfEmail);
+    if (this.passwords.needsRehash(user!.password_hash!)) {
+      const rehashed = await this.passwords.hash(body.password);
+      await this.db.anonymous((tx) => new IdentityRepository(tx).rehashPassword(user!.user_id, user!.password_hash!, rehashed));
+    }
+    const started = await this.db.anonymous((tx) =>
+      this.sessions.start(tx, req, { type: 'human', id: user!.user_id, orgId: null }, 'password', ['pwd']),
+    );
+    setRefreshCookie(res, started.refreshToken!, started.refreshMaxAge);
+    return { accessToken: started.accessToken, tokenType: 'Bearer', expiresIn: started.expiresIn };
+  }
+}

@@ -1,0 +1,59 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { createApi } from '../../apps/api/src/create-api';
+import { loadConfig } from '../../libs/infra/src/config/config';
+import { JsonLogger } from '../../libs/infra/src/runtime/logger';
+import type { TestDatabase } from './database';
+import { redisPrefix } from './redis';
+import { redisUrl } from './services';
+
+export interface TestApi {
+  readonly base: string;
+  readonly origin: string;
+  readonly app: INestApplication;
+  readonly mailDir: string;
+  readonly keysDir: string;
+  readonly redisPrefix: string;
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** The real API, in process, on a free port, against a test database and a prefixed Redis. */
+export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApi> {
+  const dir = mkdtempSync(join(tmpdir(), 'bastion-api-'));
+  const mailDir = join(dir, 'mail');
+  const keysDir = join(dir, 'keys');
+  const prefix = redisPrefix('api');
+  const logs: string[] = [];
+  // PORT must be known before listening (issuer, allowed origins): reserve one first.
+  const { freePort } = await import('./ports');
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    DATABASE_URL: db.adminUrl,
+    REDIS_URL: redisUrl(),
+    REDIS_PREFIX: prefix,
+    MAIL_OUTBOX: mailDir,
+    JWT_KEYS_DIR: keysDir,
+    BASTION_SERVER_SECRET_FILE: join(keysDir, 'server-secret'),
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logger = new JsonLogger('api', 'debug', (line) => logs.push(line));
+  const app = await createApi(config, logger);
+  await app.listen(port, '127.0.0.1');
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    origin: `http://localhost:${port}`,
+    app,
+    mailDir,
+    keysDir,
+    redisPrefix: prefix,
+    logs,
+    close: () => app.close(),
+  };
+}
