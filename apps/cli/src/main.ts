@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { isAbsolute } from 'node:path';
 import { loadConfig } from '@bastion/infra/config/config';
+import { projectRoot } from '@bastion/infra/config/project-root';
+import { KeyDirectory, rotateSigningKeys } from '@bastion/infra/crypto/jwt';
 import { bootstrapRoles } from '@bastion/infra/database/bootstrap-roles';
 import { migrate } from '@bastion/infra/database/migrate';
 import { databaseName, redactUrl, withDatabase } from '@bastion/infra/database/role-urls';
@@ -12,6 +15,7 @@ const USAGE = `usage: bastion <command>
   migrate              create the database if missing and apply pending migrations (idempotent)
   setup                bootstrap, then migrate
   rebuild <name|all>   empty a read model and replay it from position 0
+  keys rotate          add the next JWT signing key (published now, signing in 5 minutes) and retire the current one
 `;
 
 /** Creates DATABASE_URL's database when it does not exist, through the server's maintenance database. */
@@ -49,6 +53,20 @@ async function main(): Promise<void> {
       await bootstrap(config.DATABASE_URL, say);
       await migrateDatabase(config.DATABASE_URL, say);
       return;
+    case 'keys': {
+      if (args[0] !== 'rotate') {
+        process.stderr.write(USAGE);
+        process.exitCode = 2;
+        return;
+      }
+      const dir = isAbsolute(config.JWT_KEYS_DIR) ? config.JWT_KEYS_DIR : join(projectRoot(), config.JWT_KEYS_DIR);
+      const summary = await rotateSigningKeys(new KeyDirectory(dir), new Date());
+      say(`signing keys in ${dir}: added ${summary.added.join(', ')} (signs from ${summary.signsFrom.toISOString()})`);
+      if (summary.retired.length) say(`retired: ${summary.retired.join(', ')} (published until their tokens expire)`);
+      if (summary.removed.length) say(`removed: ${summary.removed.join(', ')}`);
+      say('running APIs pick the new key set up within a minute; downstream verifiers see it in the JWKS at once.');
+      return;
+    }
     case 'rebuild': {
       // Projections belong to the projector; one app never imports another, so the CLI hands over to it.
       const result = spawnSync(process.execPath, [join(__dirname, '../../projector/src/main.js'), 'rebuild', ...args], {
