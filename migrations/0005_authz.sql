@@ -214,10 +214,13 @@ begin
 end
 $$;
 
-create function authz.binding(p_session uuid) returns text
+-- The HMAC that binds everything authz.begin established — session, principal, its type and the org — to this
+-- one transaction. A `set_config` of any of them (or a reuse in another transaction) no longer matches it.
+create function authz.binding(p_session text, p_principal text, p_type text, p_org text) returns text
 language sql stable security definer set search_path = pg_catalog, pg_temp as $$
-  select encode(extensions.hmac(convert_to(p_session::text || ':' || pg_current_xact_id()::text, 'UTF8'),
-                                (select value from authz.secrets where name = 'transaction-binding'), 'sha256'), 'hex')
+  select encode(extensions.hmac(
+           convert_to(concat_ws('|', p_session, p_principal, p_type, coalesce(p_org, ''), pg_current_xact_id()::text), 'UTF8'),
+           (select value from authz.secrets where name = 'transaction-binding'), 'sha256'), 'hex')
 $$;
 
 /*
@@ -240,7 +243,7 @@ begin
   perform set_config('bastion.principal_id', s.principal_id::text, true);
   perform set_config('bastion.principal_type', s.principal_type, true);
   perform set_config('bastion.org_id', coalesce(p_org::text, ''), true);
-  perform set_config('bastion.binding', authz.binding(s.id), true);
+  perform set_config('bastion.binding', authz.binding(s.id::text, s.principal_id::text, s.principal_type, coalesce(p_org::text, '')), true);
   return query select s.principal_type, s.principal_id, s.org_id, s.mfa_at;
 end
 $$;
@@ -251,7 +254,9 @@ language plpgsql stable security definer set search_path = pg_catalog, pg_temp a
 declare
   v_session uuid := nullif(current_setting('bastion.session_id', true), '')::uuid;
 begin
-  if v_session is null or current_setting('bastion.binding', true) is distinct from authz.binding(v_session) then
+  if v_session is null or current_setting('bastion.binding', true) is distinct from authz.binding(
+       v_session::text, current_setting('bastion.principal_id', true), current_setting('bastion.principal_type', true),
+       coalesce(current_setting('bastion.org_id', true), '')) then
     return null;
   end if;
   return v_session;

@@ -44,7 +44,7 @@ export function refreshCookie(reply: Reply): string | null {
 }
 
 /** The newest token of a given kind in the newest mail to `to` from the development outbox. */
-export function tokenFromMail(mailDir: string, to: string, label: 'Verification token' | 'Reset token'): string {
+export function tokenFromMail(mailDir: string, to: string, label: 'Verification token' | 'Reset token' | 'Invitation token'): string {
   const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort();
   for (const file of files.reverse()) {
     const text = readFileSync(join(mailDir, file), 'utf8');

@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { AuthenticationGuard } from './auth/authentication.guard';
 import { HealthController } from './health/health.controller';
 import { IdentityModule } from './identity/identity.module';
@@ -10,7 +10,7 @@ export class AppModule {
   static with(infra: ApiInfrastructure): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(infra), IdentityModule],
+      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule],
       controllers: [HealthController],
       // Deny by default: every route needs a valid access token unless it says @Public().
       providers: [{ provide: APP_GUARD, useClass: AuthenticationGuard }],

@@ -6,6 +6,7 @@ import type { Config } from '@bastion/infra/config/config';
 import type { JsonLogger } from '@bastion/infra/runtime/logger';
 import { json } from 'express';
 import { AppModule } from './app.module';
+import { assertEveryRouteDeclaresItsPermission } from './auth/route-policy.check';
 import { problemType } from './http/problem';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { openApiInfrastructure } from './infrastructure.module';
@@ -50,6 +51,7 @@ export async function createApi(config: Config, logger: JsonLogger): Promise<INe
     }),
   );
   app.enableShutdownHooks();
+  assertEveryRouteDeclaresItsPermission(app);
 
   const openApi = new DocumentBuilder()
     .setTitle('Bastion API')

@@ -4,7 +4,13 @@ import { sessionProof } from '@bastion/infra/identity/session-proof';
 import type { Pool, PoolClient } from 'pg';
 import { APP_POOL, SERVER_SECRETS } from '../tokens';
 import type { ServerSecrets } from '@bastion/infra/crypto/server-secrets';
+import { ProblemError, problemType } from '../http/problem';
 import type { AuthenticatedPrincipal } from './principal';
+import type { Requirement } from './requires.decorator';
+
+export function forbidden(): ProblemError {
+  return new ProblemError({ type: problemType('forbidden'), title: 'forbidden', status: 403 });
+}
 
 /** The API's only door to the database (a lint rule keeps the pool out of every other file of the API). */
 @Injectable()
@@ -21,6 +27,22 @@ export class SessionDatabase {
   /** One transaction, opened by `authz.begin` for this principal's session (and org, when the route names one). */
   as<T>(principal: AuthenticatedPrincipal, orgId: string | null, work: (tx: PoolClient) => Promise<T>): Promise<T> {
     return withPrincipal(this.pool, this.credentials(principal), orgId, work);
+  }
+
+  /**
+   * An org-scoped transaction that first checks the route's requirement (the application's check; the definer
+   * functions and RLS policies check again). Agents pass only where the route names one of their capabilities.
+   */
+  inOrg<T>(principal: AuthenticatedPrincipal, orgId: string, requirement: Requirement, work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    return this.as(principal, orgId, async (tx) => {
+      if (principal.type === 'agent') {
+        if (!requirement.agentCapability) throw forbidden();
+      } else if (requirement.permission !== 'platform') {
+        const { rows } = await tx.query<{ org: string | null }>('select authz.current_org_if($1) as org', [requirement.permission]);
+        if (rows[0]?.org !== orgId) throw forbidden();
+      }
+      return work(tx);
+    });
   }
 
   /** Before authentication: only the narrow pre-authentication functions answer. */

@@ -23,6 +23,12 @@ const DOMAIN_STATUS: Record<string, number> = {
   'ORG.ALREADY_EXISTS': 409,
   'ORG.NOT_FOUND': 404,
   'ORG.INVALID_NAME': 422,
+  'TASK.NOT_FOUND': 404,
+  'TASK.ALREADY_EXISTS': 409,
+  'TASK.CLOSED': 409,
+  'TASK.INVALID': 422,
+  'TASK.NOT_ASSIGNED_TO_AGENT': 403,
+  'TASK.AGENT_CANNOT_ASSIGN': 403,
 };
 
 function fromHttpException(exception: HttpException): Problem {
@@ -60,6 +66,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     } else if ((exception as { code?: string }).code === 'AUTH.SESSION_NOT_LIVE') {
       // The access token verified, but its session was revoked or expired: answered like any failed authentication.
       problem = { type: problemType('unauthenticated'), title: 'authentication required', status: 401 };
+    } else if ((exception as { code?: string }).code === 'BA001') {
+      problem = { type: problemType('step-up-required'), title: 'verify MFA again to do this (step-up)', status: 403 };
+    } else if ((exception as { code?: string }).code === 'BA002') {
+      problem = { type: problemType('last-admin'), title: 'the last Admin cannot be removed or demoted', status: 409 };
+    } else if ((exception as { code?: string }).code === 'BA003') {
+      problem = { type: problemType('mfa-enrolment-required'), title: 'enrol MFA first: this organisation requires it', status: 403 };
+    } else if ((exception as { code?: string }).code === 'BA004') {
+      problem = { type: problemType('forbidden'), title: 'forbidden', status: 403 };
     } else if ((exception as { code?: string }).code === '42501') {
       // The database refused: a definer function or an RLS policy. The caller learns only that it is forbidden.
       this.logger.event('warn', 'refused by the database', { path: request.path, method: request.method, error: exception });

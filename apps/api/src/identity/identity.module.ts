@@ -12,7 +12,13 @@ import { AgentKeysController } from '../agents/agent-keys/agent-keys.http.contro
 import { CreateAgentController } from '../agents/create-agent/create-agent.http.controller';
 import { BrowserCredentialsGuard } from '../auth/browser-credentials.guard';
 import { SessionDatabase } from '../auth/session-database';
+import { ListAgentsController } from '../agents/list-agents/list-agents.http.controller';
 import { CreateOrganizationController } from '../organization/create-organization/create-organization.http.controller';
+import { OrganizationsController } from '../organization/read/organizations.http.controller';
+import { RolesController } from '../organization/roles/roles.http.controller';
+import { TeamController } from '../organization/team/team.http.controller';
+import { CanvasController } from '../task/canvas.http.controller';
+import { TasksController } from '../task/tasks.http.controller';
 import { REDIS } from '../tokens';
 import { MAIL_SENDER, PASSWORD_HASHING, PASSWORD_RULES, type PasswordRules } from './identity.ports';
 import { SIGN_IN_LIMITER, THROTTLE_REPORTS } from './identity.tokens';
@@ -39,6 +45,12 @@ const passwordRules: PasswordRules = {
     CreateOrganizationController,
     CreateAgentController,
     AgentKeysController,
+    ListAgentsController,
+    RolesController,
+    OrganizationsController,
+    TeamController,
+    TasksController,
+    CanvasController,
   ],
   providers: [
     SessionDatabase,

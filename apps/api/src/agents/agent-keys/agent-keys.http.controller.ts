@@ -7,6 +7,7 @@ import { agentKeyMatches, generateAgentKey, parseAgentKey } from '@bastion/infra
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { unauthenticated } from '../../auth/authentication.guard';
+import { Requires } from '../../auth/requires.decorator';
 import { HumansOnly, Public } from '../../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
@@ -44,6 +45,7 @@ export class AgentKeysController {
 
   /** `agent:credentials`. The key is shown once; only an HMAC of its secret is stored. */
   @HumansOnly()
+  @Requires('agent:credentials')
   @ApiBearerAuth()
   @Post('v1/orgs/:orgId/agents/:agentId/keys')
   @HttpCode(201)
@@ -70,6 +72,7 @@ export class AgentKeysController {
 
   /** Revokes a key; sessions already exchanged with it stop at their next request. */
   @HumansOnly()
+  @Requires('agent:credentials')
   @ApiBearerAuth()
   @Delete('v1/orgs/:orgId/agents/:agentId/keys/:keyId')
   @HttpCode(204)

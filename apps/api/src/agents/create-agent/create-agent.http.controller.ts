@@ -4,6 +4,7 @@ import { type AgentCreated, toNewEvents } from '@bastion/domain';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { IsString, Length, Matches } from 'class-validator';
+import { Requires } from '../../auth/requires.decorator';
 import { HumansOnly } from '../../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
@@ -23,6 +24,7 @@ export class CreateAgentController {
 
   /** `agent:create`: checked by the definer function against the caller's membership, in the same transaction. */
   @HumansOnly()
+  @Requires('agent:create')
   @ApiBearerAuth()
   @Post()
   @HttpCode(201)

@@ -11,6 +11,7 @@ import type { Response } from 'express';
 import { ACCESS_TOKENS, type AccessTokens } from '../../auth/access-tokens';
 import { unauthenticated } from '../../auth/authentication.guard';
 import { BrowserCredentialsGuard } from '../../auth/browser-credentials.guard';
+import { Requires } from '../../auth/requires.decorator';
 import { HumansOnly, Public } from '../../auth/public.decorator';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../../auth/refresh-cookie';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
@@ -120,6 +121,7 @@ export class RefreshSessionController {
   }
 
   @HumansOnly()
+  @Requires('platform')
   @ApiBearerAuth()
   @Get('sessions')
   @ApiOkResponse({ description: 'The caller’s live sessions.' })
@@ -139,6 +141,7 @@ export class RefreshSessionController {
   }
 
   @HumansOnly()
+  @Requires('platform')
   @ApiBearerAuth()
   @Delete('sessions/:id')
   @HttpCode(204)

@@ -4,6 +4,7 @@ import { type MemberAdded, organizationDecider, toNewEvents } from '@bastion/dom
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { IsString, Length } from 'class-validator';
+import { Requires } from '../../auth/requires.decorator';
 import { HumansOnly } from '../../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
@@ -22,6 +23,7 @@ export class CreateOrganizationController {
 
   /** A signed-in human creates an organisation and becomes its Admin at once (write-side security state). */
   @HumansOnly()
+  @Requires('platform')
   @ApiBearerAuth()
   @Post()
   @HttpCode(201)

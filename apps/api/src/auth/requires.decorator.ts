@@ -1,0 +1,17 @@
+import { SetMetadata } from '@nestjs/common';
+import type { AgentCapability, Permission } from '@bastion/domain';
+
+export const REQUIRES = 'bastion:requires';
+
+/**
+ * What a route's command or query needs (DESIGN §6): an org permission, an agent capability as well where agents
+ * may call it, or `platform` (an authenticated human acting on their own account). Every route declares one (or
+ * is `@Public()`), or the API refuses to start — see route-policy.check.ts.
+ */
+export interface Requirement {
+  readonly permission: Permission | 'platform';
+  readonly agentCapability?: AgentCapability;
+}
+
+export const Requires = (permission: Requirement['permission'], agentCapability?: AgentCapability) =>
+  SetMetadata(REQUIRES, { permission, agentCapability } satisfies Requirement);
