@@ -1,4 +1,7 @@
+import Redis from 'ioredis';
 import type { Pool } from 'pg';
+import { changesOf, publishChanges } from '../../libs/infra/src/live/changes';
+import { redisUrl } from './services';
 import { PROJECTIONS } from '../../apps/projector/src/projections';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
 import { ProjectionRunner } from '../../libs/infra/src/projection/projection-runner';
@@ -10,10 +13,20 @@ export class TestProjector {
   private readonly pool: Pool;
   private readonly runners: ProjectionRunner[];
 
-  constructor(db: TestDatabase) {
+  private readonly redis: Redis | undefined;
+
+  /** With a Redis prefix, it also publishes live changes after each commit, as the projector process does. */
+  constructor(db: TestDatabase, options: { redisPrefix?: string } = {}) {
     this.pool = poolFor(db.urlFor('bastion_projector'));
     const store = new PostgresEventStore(this.pool);
-    this.runners = PROJECTIONS.map((p) => new ProjectionRunner(this.pool, store, p));
+    const prefix = options.redisPrefix;
+    this.redis = prefix ? new Redis(redisUrl()) : undefined;
+    const onCommitted = prefix ? (name: string, events: Parameters<typeof changesOf>[1]) => publishChanges(this.redis!, prefix, changesOf(name, events)) : undefined;
+    this.runners = PROJECTIONS.map((p) => new ProjectionRunner(this.pool, store, p, { onCommitted }));
+  }
+
+  close(): void {
+    this.redis?.disconnect();
   }
 
   async catchUp(): Promise<void> {

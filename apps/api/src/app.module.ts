@@ -4,13 +4,14 @@ import { AuthenticationGuard } from './auth/authentication.guard';
 import { HealthController } from './health/health.controller';
 import { IdentityModule } from './identity/identity.module';
 import { type ApiInfrastructure, InfrastructureModule } from './infrastructure.module';
+import { LiveModule } from './live/live.module';
 
 @Module({})
 export class AppModule {
   static with(infra: ApiInfrastructure): DynamicModule {
     return {
       module: AppModule,
-      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule],
+      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule],
       controllers: [HealthController],
       // Deny by default: every route needs a valid access token unless it says @Public().
       providers: [{ provide: APP_GUARD, useClass: AuthenticationGuard }],

@@ -2,7 +2,10 @@ import 'reflect-metadata';
 import { loadConfig } from '@bastion/infra/config/config';
 import { openRolePool } from '@bastion/infra/database/pools';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
+import type { RecordedEvent } from '@bastion/infra/event-store/event-store.port';
+import type { Reactor } from '@bastion/infra/projection/projection';
 import { ProjectionRunner } from '@bastion/infra/projection/projection-runner';
+import { changesOf, publishChanges, revocationsOf } from '@bastion/infra/live/changes';
 import { JobQueue } from '@bastion/infra/queue/job-queue';
 import { QUEUES } from '@bastion/infra/queue/queues';
 import { openRedis } from '@bastion/infra/queue/redis';
@@ -43,8 +46,17 @@ async function main(): Promise<void> {
 
   const redis = await openRedis(config.REDIS_URL);
   const provisioning = new JobQueue(QUEUES.organizationProvisioning, redis, config.REDIS_PREFIX);
-  const runners = [...PROJECTIONS, enqueueProvisioningWhenOrganizationCreated(provisioning)].map(
-    (consumer) => new ProjectionRunner(pool, store, consumer, { logger }),
+  // Live updates: after a read model commits, tell the API which ids changed (never the rows themselves).
+  const onCommitted = async (consumer: string, events: readonly RecordedEvent[]) =>
+    publishChanges(redis, config.REDIS_PREFIX, changesOf(consumer, events));
+  const revocations: Reactor = {
+    kind: 'reactor',
+    name: 'publish-session-revocations',
+    handles: ['SessionRevoked', 'RefreshTokenReuseDetected'],
+    react: async (event) => publishChanges(redis, config.REDIS_PREFIX, revocationsOf([event])),
+  };
+  const runners = [...PROJECTIONS, enqueueProvisioningWhenOrganizationCreated(provisioning), revocations].map(
+    (consumer) => new ProjectionRunner(pool, store, consumer, { logger, onCommitted }),
   );
   runners.forEach((r) => r.start());
 

@@ -60,6 +60,8 @@ export const configSchema = z
     MAIL_OUTBOX: z.string().default('.data/mail'),
     /** How long the refresh token just rotated away still returns the same successor (DESIGN §5: 10 s). */
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
+    /** How often live sockets' sessions and rooms are re-checked. */
+    LIVE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(5000),
     SESSION_IDLE_SECONDS: z.coerce.number().int().min(300).max(90 * 86400).default(7 * 86400),
     SESSION_ABSOLUTE_SECONDS: z.coerce.number().int().min(300).max(365 * 86400).default(30 * 86400),
   })

@@ -14,6 +14,8 @@ class CheckpointMovedError extends Error {
 export interface ProjectionRunnerOptions {
   readonly batchSize?: number;
   readonly logger?: JsonLogger;
+  /** After a projection's batch has committed (so a client told of a change reads the new rows). Best effort. */
+  readonly onCommitted?: (consumer: string, events: readonly RecordedEvent[]) => Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -95,6 +97,12 @@ export class ProjectionRunner {
       }
       await this.checkpoints.advance(tx, this.name, last, events.length);
     });
+    if (consumer.kind === 'projection' && this.options.onCommitted) {
+      const applied = events.filter((event) => consumes(consumer, event.type));
+      if (applied.length > 0) await this.options.onCommitted(this.name, applied).catch((error: unknown) =>
+        this.options.logger?.event('warn', 'change notification failed', { consumer: this.name, error }),
+      );
+    }
     return last;
   }
 
