@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
+import { SYSTEM_ACTOR, toNewEvents } from '@bastion/domain';
+import { normalizeEmail } from '@bastion/domain/identity/email';
+import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
+import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { isAbsolute } from 'node:path';
 import { loadConfig } from '@bastion/infra/config/config';
 import { projectRoot } from '@bastion/infra/config/project-root';
@@ -16,6 +20,10 @@ const USAGE = `usage: bastion <command>
   setup                bootstrap, then migrate
   rebuild <name|all>   empty a read model and replay it from position 0
   keys rotate          add the next JWT signing key (published now, signing in 5 minutes) and retire the current one
+  providers create <name>                 create a provider (an MSP); prints its id
+  providers grant-admin <provider> <email> make a verified user Provider Admin of every org of the provider
+  providers revoke-admin <provider> <email>
+  providers attach <provider> <org>        put an organisation under a provider
 `;
 
 /** Creates DATABASE_URL's database when it does not exist, through the server's maintenance database. */
@@ -67,6 +75,10 @@ async function main(): Promise<void> {
       say('running APIs pick the new key set up within a minute; downstream verifiers see it in the JWKS at once.');
       return;
     }
+    case 'providers': {
+      await providers(config.DATABASE_URL, args, say);
+      return;
+    }
     case 'rebuild': {
       // Projections belong to the projector; one app never imports another, so the CLI hands over to it.
       const result = spawnSync(process.execPath, [join(__dirname, '../../projector/src/main.js'), 'rebuild', ...args], {
@@ -99,6 +111,68 @@ async function migrateDatabase(adminUrl: string, say: (line: string) => void) {
   if (created) say(`database ${databaseName(adminUrl)}: created`);
   const { applied } = await migrate(adminUrl);
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'migrations: already up to date');
+}
+
+/**
+ * Provider tenancy is granted only here, by the platform operator (who holds DATABASE_URL): no API route and no
+ * org Admin can make anyone a Provider Admin (DESIGN §6). Every change is an event, by the system actor.
+ */
+async function providers(adminUrl: string, args: string[], say: (line: string) => void) {
+  const [action, first, second] = args;
+  const pool = new Pool({ connectionString: adminUrl, max: 1 });
+  const store = new PostgresEventStore(pool);
+  const event = (type: string, data: Record<string, unknown>, orgId: string | null = null) =>
+    toNewEvents([{ type, data }], {
+      orgId,
+      actor: SYSTEM_ACTOR,
+      authMethod: 'operator-cli',
+      correlationId: uuidv7(),
+      now: new Date(),
+      newId: () => uuidv7(),
+    });
+  const userByEmail = async (email: string) => {
+    const { rows } = await pool.query('select id from authz.users where email_normalized = $1 and email_verified_at is not null', [normalizeEmail(email)]);
+    if (!rows[0]) throw new StartupError(`No verified user has the email ${email}.`);
+    return rows[0].id as string;
+  };
+  try {
+    switch (action) {
+      case 'create': {
+        if (!first) throw new StartupError('usage: bastion providers create <name>');
+        const id = uuidv7();
+        await pool.query('insert into authz.providers (id, name) values ($1, $2)', [id, first]);
+        await store.append(`provider-${id}`, event('ProviderCreated', { providerId: id, name: first }), 'no_stream');
+        say(`provider ${first}: ${id}`);
+        return;
+      }
+      case 'grant-admin':
+      case 'revoke-admin': {
+        if (!first || !second) throw new StartupError(`usage: bastion providers ${action} <provider> <email>`);
+        const userId = await userByEmail(second);
+        if (action === 'grant-admin') {
+          await pool.query('insert into authz.provider_admins (provider_id, user_id) values ($1, $2) on conflict do nothing', [first, userId]);
+        } else {
+          await pool.query("update authz.sessions set revoked_at = now(), revoked_reason = 'provider_admin_revoked' where principal_id = $1 and revoked_at is null", [userId]);
+          await pool.query('delete from authz.provider_admins where provider_id = $1 and user_id = $2', [first, userId]);
+        }
+        await store.append(`provider-${first}`, event(action === 'grant-admin' ? 'ProviderAdminGranted' : 'ProviderAdminRevoked', { providerId: first, userId }), 'stream_exists');
+        say(`${action === 'grant-admin' ? 'granted' : 'revoked'}: ${second} on provider ${first}`);
+        return;
+      }
+      case 'attach': {
+        if (!first || !second) throw new StartupError('usage: bastion providers attach <provider> <org>');
+        const { rowCount } = await pool.query('update authz.organizations set provider_id = $1 where org_id = $2', [first, second]);
+        if (!rowCount) throw new StartupError(`No organisation ${second}.`);
+        await store.append(`org-${second}`, event('OrganizationAttachedToProvider', { orgId: second, providerId: first }, second), 'stream_exists');
+        say(`organisation ${second} is now provided by ${first}`);
+        return;
+      }
+      default:
+        throw new StartupError('usage: bastion providers create|grant-admin|revoke-admin|attach …');
+    }
+  } finally {
+    await pool.end();
+  }
 }
 
 runMain('bastion', main);

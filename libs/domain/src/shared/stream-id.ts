@@ -9,6 +9,7 @@ export const STREAM_CATEGORIES = [
   'escalation',
   'llm-provider',
   'skill-request',
+  'provider',
   // A failed sign-in for an unknown account: a stream of its own, since there is no account to attach it to.
   'signin',
 ] as const;
