@@ -1,7 +1,7 @@
 // One Jest configuration for every tier; the tier is in the file name (*.unit / *.int / *.e2e .spec.ts).
 // @swc/jest also transforms the ESM-only packages later issues need (jose 6, openid-client 6, oidc-provider 9):
 // Jest's module system cannot load ESM from CommonJS tests, so those packages are compiled like our own code.
-const esmOnly = ['jose', 'openid-client', 'oidc-provider', 'oauth4webapi', '@panva', 'quick-lru', 'nanoid'];
+const esmOnly = ['jose', 'openid-client', 'oidc-provider', 'oauth4webapi', '@panva', 'quick-lru', 'nanoid', 'otplib', '@otplib', '@scure', '@noble'];
 
 /** @type {import('jest').Config} */
 module.exports = {

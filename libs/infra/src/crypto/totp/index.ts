@@ -1,0 +1,11 @@
+export { acceptTotp, type TotpAcceptance, type TotpRefusal } from './accept-totp';
+export { buildOtpauthUri } from './build-otpauth-uri';
+export { generateRecoveryCodes, RECOVERY_CODE_COUNT } from './generate-recovery-codes';
+export { generateTotp } from './generate-totp';
+export { hashRecoveryCode } from './hash-recovery-code';
+export { otpauthQrCodeDataUrl } from './otpauth-qr-code';
+export { normalizeRecoveryCode, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_BITS, RECOVERY_CODE_LENGTH } from './recovery-code-format';
+export * from './totp-errors';
+export { TOTP_DIGITS, TOTP_ISSUER, TOTP_PERIOD_SECONDS, TOTP_WINDOW_STEPS, totpStep, type TotpDigits, type TotpOptions } from './totp-policy';
+export { generateTotpSecret } from './totp-secret';
+export { verifyTotp, type TotpVerification } from './verify-totp';
