@@ -3,23 +3,28 @@
  *
  *   npx swc bench libs apps -d dist >/dev/null && node dist/bench/event-store.bench.js
  *
- * In one run on one server it creates a fresh database (roles bootstrapped, migrations applied) and measures,
- * as the `bastion_worker` role appending system events outside any request transaction:
+ * In one run on one server it creates a fresh database (roles bootstrapped, migrations applied) and measures, as the
+ * `bastion_worker` role appending system events outside any request transaction:
  *
- * - the Bastion adapter (`PostgresEventStore`);
- * - the physical limit: the same rows through a plain named prepared INSERT (single rows, or 100 rows in one
- *   `unnest` statement) and, for reads, a raw keyset SELECT on the primary key — same role, same table;
- * - a peer, Emmett's PostgreSQL event store, in a second fresh database (it creates its own schema, so it runs
- *   as the superuser login). It runs in a child process of its own because Emmett replaces `pg`'s int8 and jsonb
- *   type parsers for the whole process (DESIGN §3), which would otherwise change what the other two measure.
+ * - `adapter`: the Bastion adapter (`PostgresEventStore` over a `pg` pool);
+ * - `limit`: the physical limit — the same rows through a plain named prepared INSERT (one row, or 100 rows in one
+ *   `unnest` statement) and, for reads, a raw keyset SELECT on the primary key; same role, same table, same pool;
+ * - `peer`: Emmett's PostgreSQL event store (`@event-driven-io/emmett-postgresql`) in a second fresh database: it
+ *   creates its own schema (DDL), so it logs in as the superuser. It runs in a child process because Emmett replaces
+ *   `pg`'s int8 and jsonb type parsers for the whole process (DESIGN §3), which would change what the others measure.
  *
- * Every scenario runs ROUNDS times (default 3), rotating which implementation goes first, each run after a
- * warm-up on a fresh pool sized to the concurrency; the table reports the median run. Both databases are dropped
- * at the end, also on failure or Ctrl-C.
+ * Experiments (`x: …` rows): copies of the adapter's SQL with one change each, to show where its time goes.
+ *
+ * The machine is shared, so every figure is a median over rounds (5 for appends, 3 for reads, by default) and the
+ * comparisons are paired: within a round the adapter, the limit and the experiments share one warmed-up pool and run
+ * in mirrored slices (A B C C B A, reversed in odd rounds); the peer runs right before or after them (alternating).
+ * Reads interleave the local readers in slices of 10 pages; the peer reads in a phase of its own. Ratios are medians
+ * of the per-round ratios. Both databases are dropped at the end, also on failure or Ctrl-C.
  *
  * Knobs (environment): BENCH_DATABASE_URL (a superuser login; default DATABASE_URL, then
- * postgres://postgres@127.0.0.1:5432/postgres), BENCH_ROUNDS, BENCH_SCALE (multiplies the append counts; 0.1 for
- * a smoke run), BENCH_ONLY (scenario names or kinds, separated by ';'), BENCH_EXPERIMENTS=0 to skip the experimental rows.
+ * postgres://postgres@127.0.0.1:5432/postgres), BENCH_ROUNDS, BENCH_READ_ROUNDS, BENCH_SCALE (multiplies the append
+ * counts; 0.1 for a smoke run), BENCH_ONLY (scenario names or kinds, separated by ';'), BENCH_EXPERIMENTS=0 to skip
+ * the experiments.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -40,12 +45,15 @@ import { uuidv7 } from '../libs/infra/src/ids/uuid-v7';
 
 const ADMIN_URL =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
+/** Fewer rounds for reads: the peer's catch-up read alone takes 15–25 s a round on the reference machine. */
+const READ_ROUNDS = Math.max(1, Number(process.env.BENCH_READ_ROUNDS ?? Math.min(ROUNDS, 3)));
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(';').map((s) => s.trim())) : null;
 const EXPERIMENTS = process.env.BENCH_EXPERIMENTS !== '0';
 const READ_TOTAL = 100_000;
 const READ_PAGE = 1_000;
+const READ_SLICE_PAGES = 10;
 /** A stalled gate (a transaction left open anywhere on the cluster) must not hang the benchmark. */
 const READ_STALL_MS = 20_000;
 
@@ -53,11 +61,11 @@ interface AppendScenario {
   readonly kind: 'append';
   readonly name: string;
   readonly concurrency: number;
-  /** Events per append (one new stream per append). */
+  /** Events per append; every append creates a new stream (expected revision `no_stream`). */
   readonly batchSize: number;
-  /** Timed appends per run. */
+  /** Timed appends per implementation, over all rounds. */
   readonly appends: number;
-  /** Untimed appends first, on the same pool: every connection opens and prepares its statements. */
+  /** Untimed appends per implementation and round, first: every connection opens and prepares its statements. */
   readonly warmup: number;
 }
 
@@ -70,18 +78,18 @@ interface ReadScenario {
 
 type Scenario = AppendScenario | ReadScenario;
 
-const scaled = (n: number) => Math.max(10, Math.round(n * SCALE));
+const scaled = (n: number) => Math.max(ROUNDS * 2, Math.round(n * SCALE));
 
 const SCENARIOS: readonly Scenario[] = [
-  { kind: 'append', name: 'append 1 event, c=1', concurrency: 1, batchSize: 1, appends: scaled(2_000), warmup: 100 },
-  { kind: 'append', name: 'append 1 event, c=8', concurrency: 8, batchSize: 1, appends: scaled(4_000), warmup: 200 },
-  { kind: 'append', name: 'append 1 event, c=32', concurrency: 32, batchSize: 1, appends: scaled(6_000), warmup: 320 },
-  { kind: 'append', name: 'append 100 events, c=1', concurrency: 1, batchSize: 100, appends: scaled(150), warmup: 10 },
-  { kind: 'append', name: 'append 100 events, c=8', concurrency: 8, batchSize: 100, appends: scaled(300), warmup: 40 },
-  { kind: 'read', name: `catch-up read ${READ_TOTAL.toLocaleString('en')} events, pages of ${READ_PAGE}`, total: READ_TOTAL, page: READ_PAGE },
+  { kind: 'append', name: 'append 1 event, c=1', concurrency: 1, batchSize: 1, appends: scaled(2_000), warmup: 50 },
+  { kind: 'append', name: 'append 1 event, c=8', concurrency: 8, batchSize: 1, appends: scaled(4_000), warmup: 160 },
+  { kind: 'append', name: 'append 1 event, c=32', concurrency: 32, batchSize: 1, appends: scaled(8_000), warmup: 320 },
+  { kind: 'append', name: 'append 100 events, c=1', concurrency: 1, batchSize: 100, appends: scaled(300), warmup: 5 },
+  { kind: 'append', name: 'append 100 events, c=8', concurrency: 8, batchSize: 100, appends: scaled(600), warmup: 24 },
+  { kind: 'read', name: `catch-up read, ${READ_TOTAL / 1000}k events in pages of ${READ_PAGE}`, total: READ_TOTAL, page: READ_PAGE },
 ];
 
-type Impl = 'adapter' | 'limit' | 'peer' | `x:${string}`;
+type Impl = 'adapter' | 'limit' | 'peer' | `x: ${string}`;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Events (the shape of test/support/events.ts, without importing test code)
@@ -141,6 +149,20 @@ interface Measurement {
   readonly ms: number;
 }
 
+const rate = (m: Measurement) => (m.events / m.ms) * 1000;
+
+/** Set on Ctrl-C or SIGTERM: the databases are being dropped, so errors from the aborted work are expected. */
+let interrupted = false;
+
+/** A pool whose idle connections may be terminated (e.g. by the clean-up's DROP DATABASE … WITH (FORCE)). */
+function openPool(url: string, max: number): Pool {
+  const pool = new Pool({ connectionString: url, max });
+  pool.on('error', (error) => {
+    if (!interrupted) console.error(`idle connection error: ${error.message}`);
+  });
+  return pool;
+}
+
 /** `concurrency` workers take the next item until none is left; returns the elapsed milliseconds. */
 async function runConcurrently<T>(items: readonly T[], concurrency: number, op: (item: T) => Promise<unknown>): Promise<number> {
   let next = 0;
@@ -158,55 +180,70 @@ async function runConcurrently<T>(items: readonly T[], concurrency: number, op: 
 }
 
 type AppendOp = (batch: Batch) => Promise<unknown>;
+type AppendOpFactory = (pool: Pool) => AppendOp;
 
-/** Fresh pool of `concurrency` connections, warm-up, then the timed appends. */
-async function measureAppends(
+/**
+ * One round of appends on one pool sized to the concurrency: every implementation warms up (each connection
+ * prepares its statements), then each runs two timed slices in mirrored order — A B C C B A, or C B A A B C in odd
+ * rounds — so that load from elsewhere on the machine and the growing table hit them alike. Events are made before
+ * the clock starts.
+ */
+async function appendRound(
   url: string,
   s: AppendScenario,
-  opFor: (pool: Pool) => AppendOp,
-): Promise<Measurement> {
-  const warmup = makeBatches(s.warmup, s.batchSize);
-  const timed = makeBatches(s.appends, s.batchSize);
-  const pool = new Pool({ connectionString: url, max: s.concurrency });
+  appends: number,
+  impls: readonly (readonly [Impl, AppendOpFactory])[],
+  round: number,
+): Promise<Map<Impl, Measurement>> {
+  const pool = openPool(url, s.concurrency);
   try {
-    const op = opFor(pool);
-    await runConcurrently(warmup, s.concurrency, op);
-    const ms = await runConcurrently(timed, s.concurrency, op);
-    return { events: s.appends * s.batchSize, ms };
+    const ops = impls.map(([impl, factory]) => [impl, factory(pool)] as const);
+    for (const [, op] of ops) await runConcurrently(makeBatches(s.warmup, s.batchSize), s.concurrency, op);
+    const forward = ops.map((_, i) => i);
+    const order = round % 2 === 0 ? [...forward, ...forward.slice().reverse()] : [...forward.slice().reverse(), ...forward];
+    const sliceSize = Math.ceil(appends / 2);
+    const slices = order.map((i, k) => ({ i, batches: makeBatches(k < ops.length ? sliceSize : appends - sliceSize, s.batchSize) }));
+    const totals = new Map<Impl, Measurement>();
+    for (const { i, batches } of slices) {
+      const [impl, op] = ops[i]!;
+      const ms = await runConcurrently(batches, s.concurrency, op);
+      const before = totals.get(impl) ?? { events: 0, ms: 0 };
+      totals.set(impl, { events: before.events + batches.length * s.batchSize, ms: before.ms + ms });
+    }
+    return totals;
   } finally {
     await pool.end();
   }
 }
 
-/** Pages through the log from the start until `total` events are read, on one connection. */
-async function measureRead(
-  url: string,
-  s: ReadScenario,
-  readerFor: (pool: Pool) => () => Promise<number>,
-): Promise<Measurement> {
-  const pool = new Pool({ connectionString: url, max: 1 });
-  try {
-    // Warm-up: connect, prepare, and touch the first pages (not timed).
-    const warm = readerFor(pool);
-    for (let i = 0; i < 5; i += 1) await warm();
-    const next = readerFor(pool);
-    let read = 0;
-    let lastProgress = performance.now();
+/** A reader pages forward from the start of the log; `next` reads one page and returns how many events it got. */
+interface Reader {
+  next(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Reads `pages` pages (fewer if `remaining` is reached), timed; waits out a stalled gate up to READ_STALL_MS. */
+async function readSlice(reader: Reader, pages: number, remaining: number): Promise<Measurement> {
+  let events = 0;
+  let ms = 0;
+  let stalledSince: number | null = null;
+  for (let p = 0; p < pages && events < remaining; ) {
     const started = performance.now();
-    while (read < s.total) {
-      const n = await next();
-      read += n;
-      if (n > 0) lastProgress = performance.now();
-      else if (performance.now() - lastProgress > READ_STALL_MS) {
-        throw new Error(
-          `Read stalled at ${read} events: a transaction open somewhere on the cluster holds back pg_snapshot_xmin.`,
-        );
-      } else await new Promise((r) => setTimeout(r, 20));
+    const n = await reader.next();
+    ms += performance.now() - started;
+    if (n > 0) {
+      events += n;
+      p += 1;
+      stalledSince = null;
+      continue;
     }
-    return { events: read, ms: performance.now() - started };
-  } finally {
-    await pool.end();
+    stalledSince ??= performance.now();
+    if (performance.now() - stalledSince > READ_STALL_MS) {
+      throw new Error('A read stalled: a transaction open somewhere on the cluster holds back pg_snapshot_xmin.');
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
+  return { events, ms };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -227,43 +264,45 @@ const LIMIT_INSERT_MANY = {
              as u(id, revision, type, org_id, data, metadata)`,
 };
 
+/** The same columns the adapter reads, in primary-key order, without the adapter's visibility gate. */
 const LIMIT_READ = {
   name: 'bench_limit_read',
   text: `select position, transaction_id, id, stream_id, revision, type, data, metadata
            from events where position > $1 order by position limit $2`,
 };
 
-function limitAppendOp(pool: Pool): AppendOp {
-  return async ({ streamId, events }) => {
-    if (events.length === 1) {
-      const e = events[0]!;
-      await pool.query({
-        ...LIMIT_INSERT_ONE,
-        values: [e.id, streamId, e.type, e.metadata.orgId, JSON.stringify(e.data), JSON.stringify(e.metadata)],
-      });
-      return;
-    }
+const limitAppendOp: AppendOpFactory = (pool) => async ({ streamId, events }) => {
+  if (events.length === 1) {
+    const e = events[0]!;
     await pool.query({
-      ...LIMIT_INSERT_MANY,
-      values: [
-        streamId,
-        events.map((e) => e.id),
-        events.map((_, i) => i),
-        events.map((e) => e.type),
-        events.map((e) => e.metadata.orgId),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => JSON.stringify(e.metadata)),
-      ],
+      ...LIMIT_INSERT_ONE,
+      values: [e.id, streamId, e.type, e.metadata.orgId, JSON.stringify(e.data), JSON.stringify(e.metadata)],
     });
-  };
-}
+    return;
+  }
+  await pool.query({
+    ...LIMIT_INSERT_MANY,
+    values: [
+      streamId,
+      events.map((e) => e.id),
+      events.map((_, i) => i),
+      events.map((e) => e.type),
+      events.map((e) => e.metadata.orgId),
+      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => JSON.stringify(e.metadata)),
+    ],
+  });
+};
 
-function limitReader(pool: Pool, page: number): () => Promise<number> {
+function limitReader(pool: Pool, page: number): Reader {
   let after = '0';
-  return async () => {
-    const { rows } = await pool.query<{ position: string }>({ ...LIMIT_READ, values: [after, page] });
-    if (rows.length > 0) after = rows[rows.length - 1]!.position;
-    return rows.length;
+  return {
+    async next() {
+      const { rows } = await pool.query<{ position: string }>({ ...LIMIT_READ, values: [after, page] });
+      if (rows.length > 0) after = rows[rows.length - 1]!.position;
+      return rows.length;
+    },
+    close: async () => undefined,
   };
 }
 
@@ -271,42 +310,78 @@ function limitReader(pool: Pool, page: number): () => Promise<number> {
 // The adapter
 // ---------------------------------------------------------------------------------------------------------------
 
-function adapterAppendOp(pool: Pool): AppendOp {
+const adapterAppendOp: AppendOpFactory = (pool) => {
   const store = new PostgresEventStore(pool);
   return ({ streamId, events }) => store.append(streamId, events, 'no_stream');
-}
+};
 
-function adapterReader(pool: Pool, page: number): () => Promise<number> {
+function adapterReader(pool: Pool, page: number): Reader {
   const store = new PostgresEventStore(pool);
   let from: Position = START;
-  return async () => {
-    const events = await store.readAll(from, { maxCount: page });
-    if (events.length > 0) from = events[events.length - 1]!.position;
-    return events.length;
+  return {
+    async next() {
+      const events = await store.readAll(from, { maxCount: page });
+      if (events.length > 0) from = events[events.length - 1]!.position;
+      return events.length;
+    },
+    close: async () => undefined,
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Experiments: variants of the adapter's READ_ALL, to locate where read time goes (not the adapter; the adapter's
-// SQL is in libs/infra/src/event-store/postgres/postgres-event-store.sql.ts). Each maps rows exactly like the
-// adapter does, so only the SQL differs.
+// Experiments: copies of the adapter's SQL (libs/infra/src/event-store/postgres/postgres-event-store.sql.ts) with
+// one change each, run in the same rounds, to see where the adapter's time goes. Diagnostics, not the adapter.
 // ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The adapter's APPEND without the current-revision read and the CTEs around it: `no_stream` is left to the
+ * `(stream_id, revision)` unique index (revision 0 must be free), which the adapter already maps to
+ * WrongExpectedRevisionError. Same single jsonb parameter, same RETURNING.
+ */
+const X_APPEND_NO_READ = {
+  name: 'bench_x_append_no_read',
+  text: `
+    insert into events (id, stream_id, revision, type, org_id, data, metadata)
+    select (e.doc ->> 'id')::uuid, $1, e.ord - 1, e.doc ->> 'type',
+           (e.doc -> 'metadata' ->> 'orgId')::uuid, e.doc -> 'data', e.doc -> 'metadata'
+      from jsonb_array_elements($2::jsonb) with ordinality as e(doc, ord)
+     order by e.ord
+    returning revision, position, transaction_id`,
+};
+
+/** One event as typed parameters (no jsonb array to pick apart), `no_stream` left to the unique index. */
+const X_APPEND_ONE_TYPED = {
+  name: 'bench_x_append_one_typed',
+  text: `
+    insert into events (id, stream_id, revision, type, org_id, data, metadata)
+    values ($1, $2, 0, $3, $4, $5, $6)
+    returning revision, position, transaction_id`,
+};
+
+const xAppendNoRead: AppendOpFactory = (pool) => ({ streamId, events }) =>
+  pool.query({
+    ...X_APPEND_NO_READ,
+    values: [streamId, JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })))],
+  });
+
+const xAppendOneTyped: AppendOpFactory = (pool) => ({ streamId, events }) => {
+  const e = events[0]!;
+  return pool.query({
+    ...X_APPEND_ONE_TYPED,
+    values: [e.id, streamId, e.type, e.metadata.orgId, JSON.stringify(e.data), JSON.stringify(e.metadata)],
+  });
+};
+
+function appendExperiments(s: AppendScenario): (readonly [Impl, AppendOpFactory])[] {
+  if (!EXPERIMENTS) return [];
+  const experiments: (readonly [Impl, AppendOpFactory])[] = [['x: APPEND without the current-revision read', xAppendNoRead]];
+  if (s.batchSize === 1) experiments.push(['x: one event as typed parameters, no read', xAppendOneTyped]);
+  return experiments;
+}
 
 const READ_COLUMNS = 'position, transaction_id, id, stream_id, revision, type, data, metadata';
 
-/** The adapter's READ_ALL with the xmin bound computed once per statement in a CTE instead of per row. */
-const X_READ_XMIN_ONCE = {
-  name: 'bench_x_read_xmin_once',
-  text: `
-    with gate as materialized (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)
-    select ${READ_COLUMNS} from events, gate
-     where (transaction_id, position) > ($1::xid8, $2::bigint)
-       and transaction_id < gate.xmin
-     order by transaction_id, position
-     limit $3`,
-};
-
-/** The adapter's READ_ALL without the gate: what the gate itself costs (not a correct subscription read). */
+/** The adapter's READ_ALL without the visibility gate: what the gate costs (not a correct subscription read). */
 const X_READ_NO_GATE = {
   name: 'bench_x_read_no_gate',
   text: `
@@ -316,40 +391,50 @@ const X_READ_NO_GATE = {
      limit $3`,
 };
 
+/** The adapter's READ_ALL as is, rows left as `pg` parses them (no mapping to RecordedEvent): a control. */
+const X_READ_UNMAPPED = {
+  name: 'bench_x_read_unmapped',
+  text: `
+    select ${READ_COLUMNS} from events
+     where (transaction_id, position) > ($1::xid8, $2::bigint)
+       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     order by transaction_id, position
+     limit $3`,
+};
+
 function experimentalReader(statement: { name: string; text: string }) {
-  return (pool: Pool, page: number): (() => Promise<number>) => {
+  return (pool: Pool, page: number): Reader => {
     let tx = '0';
     let pos = '0';
-    return async () => {
-      const { rows } = await pool.query<{ transaction_id: string; position: string }>({
-        ...statement,
-        values: [tx, pos, page],
-      });
-      // The adapter's row mapping, kept so that only the SQL differs.
-      const mapped = rows.map((r) => ({ ...r, position: `${r.transaction_id}:${r.position}` }));
-      if (rows.length > 0) {
-        const last = rows[rows.length - 1]!;
-        tx = last.transaction_id;
-        pos = last.position;
-      }
-      return mapped.length;
+    return {
+      async next() {
+        const { rows } = await pool.query<{ transaction_id: string; position: string }>({ ...statement, values: [tx, pos, page] });
+        if (rows.length > 0) {
+          tx = rows[rows.length - 1]!.transaction_id;
+          pos = rows[rows.length - 1]!.position;
+        }
+        return rows.length;
+      },
+      close: async () => undefined,
     };
   };
 }
 
-const READ_EXPERIMENTS: Record<string, ReturnType<typeof experimentalReader>> = {
-  'x:read, xmin once per statement': experimentalReader(X_READ_XMIN_ONCE),
-  'x:read, no gate (not correct)': experimentalReader(X_READ_NO_GATE),
-};
+const READ_EXPERIMENTS: ReadonlyArray<readonly [Impl, (pool: Pool, page: number) => Reader]> = [
+  ['x: READ_ALL, rows not mapped to RecordedEvent', experimentalReader(X_READ_UNMAPPED)],
+  ['x: READ_ALL without the xmin gate, not mapped', experimentalReader(X_READ_NO_GATE)],
+];
 
 // ---------------------------------------------------------------------------------------------------------------
-// The peer: Emmett, in a child process (see the header). A tiny request/reply protocol over the IPC channel.
+// The peer: Emmett, in a child process (see the header); a small request/reply protocol over the IPC channel.
 // ---------------------------------------------------------------------------------------------------------------
 
 type PeerRequest =
   | { readonly op: 'setup'; readonly url: string }
-  | { readonly op: 'append'; readonly scenario: AppendScenario }
-  | { readonly op: 'read'; readonly scenario: ReadScenario }
+  | { readonly op: 'append'; readonly scenario: AppendScenario; readonly appends: number }
+  | { readonly op: 'readOpen'; readonly page: number }
+  | { readonly op: 'readSlice'; readonly pages: number; readonly remaining: number }
+  | { readonly op: 'readClose' }
   | { readonly op: 'seed'; readonly atLeast: number }
   | { readonly op: 'count' };
 
@@ -367,58 +452,21 @@ interface PeerReply {
 
 async function peerChild(): Promise<void> {
   const emmett = await import('@event-driven-io/emmett-postgresql');
-  // Emmett's own SQL executor factory (its dependency), to call its catch-up primitive `readMessagesBatch`.
+  // Emmett's SQL executor library (a dependency of emmett-postgresql): its catch-up primitive `readMessagesBatch`,
+  // which its consumers poll, takes an executor.
   const { dumbo } = await import('@event-driven-io/dumbo');
   let url = '';
+  let reader: Reader | null = null;
 
   const toEmmett = (events: readonly NewEvent[]) =>
     events.map((e) => ({ type: e.type, data: e.data as Record<string, unknown>, metadata: { ...e.metadata, messageId: e.id } }));
 
-  const appendOp = (pool: Pool): AppendOp => {
+  const appendOp: AppendOpFactory = (pool) => {
     const store = emmett.getPostgreSQLEventStore(url, { connectionOptions: { pool }, schema: { autoMigration: 'None' } });
-    // Expected version 0n (PostgreSQLEventStoreDefaultStreamVersion) is Emmett's "this stream must be new": it
-    // inserts the stream row and fails on a duplicate. STREAM_DOES_NOT_EXIST would not check (DESIGN §3).
+    // Expected version 0n (PostgreSQLEventStoreDefaultStreamVersion) is Emmett's "the stream must be new": it inserts
+    // the stream row and fails on a duplicate (STREAM_DOES_NOT_EXIST would not check; DESIGN §3).
     return ({ streamId, events }) =>
       store.appendToStream(streamId, toEmmett(events), { expectedStreamVersion: emmett.PostgreSQLEventStoreDefaultStreamVersion });
-  };
-
-  const handlers = {
-    async setup(r: { url: string }) {
-      url = r.url;
-      const pool = new Pool({ connectionString: url, max: 2 });
-      try {
-        await emmett.getPostgreSQLEventStore(url, { connectionOptions: { pool } }).schema.migrate();
-      } finally {
-        await pool.end();
-      }
-      return null;
-    },
-    async append(r: { scenario: AppendScenario }) {
-      return measureAppends(url, r.scenario, appendOp);
-    },
-    async read(r: { scenario: ReadScenario }) {
-      return measureRead(url, r.scenario, (pool) => {
-        const db = dumbo({ connectionString: url, pool });
-        let after = 0n;
-        return async () => {
-          const batch = await emmett.readMessagesBatch(db.execute, { after, batchSize: r.scenario.page });
-          after = batch.currentGlobalPosition;
-          return batch.messages.length;
-        };
-      });
-    },
-    async seed(r: { atLeast: number }) {
-      const n = await count();
-      const missing = r.atLeast - n;
-      if (missing <= 0) return n;
-      await measureAppends(
-        url,
-        { kind: 'append', name: 'seed', concurrency: 4, batchSize: 100, appends: Math.ceil(missing / 100), warmup: 0 },
-        appendOp,
-      );
-      return count();
-    },
-    count: () => count(),
   };
 
   async function count(): Promise<number> {
@@ -432,11 +480,60 @@ async function peerChild(): Promise<void> {
     }
   }
 
+  async function handle(request: PeerRequest): Promise<unknown> {
+    switch (request.op) {
+      case 'setup': {
+        url = request.url;
+        const pool = openPool(url, 2);
+        try {
+          await emmett.getPostgreSQLEventStore(url, { connectionOptions: { pool } }).schema.migrate();
+        } finally {
+          await pool.end();
+        }
+        return null;
+      }
+      case 'append':
+        return (await appendRound(url, request.scenario, request.appends, [['peer', appendOp]], 0)).get('peer');
+      case 'readOpen': {
+        const pool = openPool(url, 1);
+        const db = dumbo({ connectionString: url, pool });
+        const page = request.page;
+        let after = 0n;
+        const make = (): Reader => ({
+          async next() {
+            const batch = await emmett.readMessagesBatch(db.execute, { after, batchSize: page });
+            after = batch.currentGlobalPosition;
+            return batch.messages.length;
+          },
+          close: () => pool.end(),
+        });
+        reader = make();
+        for (let i = 0; i < 3; i += 1) await reader.next(); // warm-up: connect, first pages
+        after = 0n;
+        return null;
+      }
+      case 'readSlice':
+        return readSlice(reader!, request.pages, request.remaining);
+      case 'readClose':
+        await reader?.close();
+        reader = null;
+        return null;
+      case 'seed': {
+        const missing = request.atLeast - (await count());
+        if (missing > 0) {
+          const appends = Math.ceil(missing / 100);
+          await appendRound(url, { kind: 'append', name: 'seed', concurrency: 4, batchSize: 100, appends, warmup: 0 }, appends, [['peer', appendOp]], 0);
+        }
+        return count();
+      }
+      case 'count':
+        return count();
+    }
+  }
+
   process.on('disconnect', () => process.exit(1));
-  process.on('message', (message: PeerEnvelope) => {
-    const { id, request } = message;
-    const handler = handlers[request.op] as (r: PeerRequest) => Promise<unknown>;
-    handler(request).then(
+  process.on('message', ({ id, request }: PeerEnvelope) => {
+    handle(request).then(
       (result) => process.send!({ id, ok: true, result } satisfies PeerReply),
       (error: unknown) => process.send!({ id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies PeerReply),
     );
@@ -447,6 +544,7 @@ async function peerChild(): Promise<void> {
 class Peer {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
   private constructor(private readonly child: ChildProcess) {
     child.on('message', (reply: PeerReply) => {
       const waiter = this.pending.get(reply.id);
@@ -479,6 +577,15 @@ class Peer {
     });
   }
 
+  /** Emmett's catch-up reader, in the child; slices are timed there (the IPC hop is not Emmett's cost). */
+  reader(page: number) {
+    return {
+      open: () => this.call<null>({ op: 'readOpen', page }),
+      slice: (pages: number, remaining: number) => this.call<Measurement>({ op: 'readSlice', pages, remaining }),
+      close: () => this.call<null>({ op: 'readClose' }),
+    };
+  }
+
   stop(): void {
     if (this.child.exitCode === null) this.child.kill();
   }
@@ -488,7 +595,7 @@ class Peer {
 // Databases
 // ---------------------------------------------------------------------------------------------------------------
 
-async function withAdmin<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -502,15 +609,15 @@ const createdDatabases: string[] = [];
 
 async function createDatabase(name: string): Promise<string> {
   if (!/^bastion_bench_[a-z0-9_]+$/.test(name)) throw new Error(`Refusing to create ${name}`);
-  await withAdmin(ADMIN_URL, (c) => c.query(`create database ${name}`));
   createdDatabases.push(name);
+  await withClient(ADMIN_URL, (c) => c.query(`create database ${name}`));
   return withDatabase(ADMIN_URL, name);
 }
 
 async function dropDatabases(): Promise<void> {
   const names = createdDatabases.splice(0);
   if (names.length === 0) return;
-  await withAdmin(ADMIN_URL, async (c) => {
+  await withClient(ADMIN_URL, async (c) => {
     for (const name of names) {
       try {
         await c.query(`drop database if exists ${name} with (force)`);
@@ -522,11 +629,15 @@ async function dropDatabases(): Promise<void> {
   });
 }
 
+const countRows = (url: string, table: string) =>
+  withClient(url, async (c) => Number((await c.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]!.n));
+
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------------------------
 
-type Results = Map<string, Map<Impl, number[]>>; // scenario -> impl -> events/s per round
+/** scenario -> implementation -> one measurement per round */
+type Results = Map<string, Map<Impl, Measurement[]>>;
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -535,40 +646,42 @@ function median(values: readonly number[]): number {
 }
 
 const fmtRate = (v: number | undefined) => (v === undefined ? '—' : Math.round(v).toLocaleString('en'));
-const fmtRatio = (a: number | undefined, b: number | undefined) =>
-  a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`;
+const fmtRatio = (v: number | undefined) => (v === undefined ? '—' : `${v.toFixed(2)}×`);
+
+/** Median over rounds of a's rate ÷ b's rate in the same round. */
+function pairedRatio(a: readonly Measurement[] | undefined, b: readonly Measurement[] | undefined): number | undefined {
+  if (!a || !b || a.length !== b.length) return undefined;
+  return median(a.map((m, i) => rate(m) / rate(b[i]!)));
+}
 
 function printTable(results: Results): void {
-  const header = [
-    'scenario',
-    'Bastion adapter (events/s)',
-    'plain-SQL limit (events/s)',
-    'Emmett peer (events/s)',
-    'adapter ÷ limit',
-    'adapter ÷ peer',
-    'peer ÷ limit',
-  ];
+  const header = ['scenario', 'Bastion adapter', 'plain-SQL limit', 'Emmett (peer)', 'adapter ÷ limit', 'adapter ÷ peer', 'peer ÷ limit'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const [scenario, byImpl] of results) {
-    const m = (impl: Impl) => (byImpl.get(impl) ? median(byImpl.get(impl)!) : undefined);
-    const adapter = m('adapter');
-    const limit = m('limit');
-    const peer = m('peer');
+    const m = (impl: Impl) => (byImpl.get(impl) ? median(byImpl.get(impl)!.map(rate)) : undefined);
     lines.push(
-      `| ${scenario} | ${fmtRate(adapter)} | ${fmtRate(limit)} | ${fmtRate(peer)} | ${fmtRatio(adapter, limit)} | ${fmtRatio(adapter, peer)} | ${fmtRatio(peer, limit)} |`,
+      `| ${scenario} | ${fmtRate(m('adapter'))} | ${fmtRate(m('limit'))} | ${fmtRate(m('peer'))} | ` +
+        `${fmtRatio(pairedRatio(byImpl.get('adapter'), byImpl.get('limit')))} | ` +
+        `${fmtRatio(pairedRatio(byImpl.get('adapter'), byImpl.get('peer')))} | ` +
+        `${fmtRatio(pairedRatio(byImpl.get('peer'), byImpl.get('limit')))} |`,
     );
-    for (const [impl, values] of byImpl) {
-      if (!impl.startsWith('x:')) continue;
-      const v = median(values);
-      lines.push(`| ↳ experiment: ${impl.slice(2)} | ${fmtRate(v)} | ${fmtRate(limit)} | — | ${fmtRatio(v, limit)} | — | — |`);
+    for (const [impl, runs] of byImpl) {
+      if (!impl.startsWith('x: ')) continue;
+      lines.push(
+        `| ↳ experiment: ${impl.slice(3)} | ${fmtRate(median(runs.map(rate)))} | ${fmtRate(m('limit'))} | — | ` +
+          `${fmtRatio(pairedRatio(runs, byImpl.get('limit')))} | — | — |`,
+      );
     }
   }
-  console.log(`\nMedian of ${ROUNDS} run(s) per cell (implementations alternate within each round):\n`);
+  console.log(
+    `\nEvents per second, median over ${ROUNDS} round(s) for appends and ${READ_ROUNDS} for reads; ` +
+      'ratios are medians of the per-round ratios.\n',
+  );
   console.log(lines.join('\n'));
-  console.log('\nEvery run (events/s):');
+  console.log('\nEvery round (events/s):');
   for (const [scenario, byImpl] of results) {
-    for (const [impl, values] of byImpl) {
-      console.log(`  ${scenario.padEnd(48)} ${impl.padEnd(36)} ${values.map((v) => fmtRate(v).padStart(8)).join(' ')}`);
+    for (const [impl, runs] of byImpl) {
+      console.log(`  ${scenario.padEnd(42)} ${impl.padEnd(44)} ${runs.map((r) => fmtRate(rate(r)).padStart(8)).join(' ')}`);
     }
   }
 }
@@ -578,7 +691,7 @@ function printTable(results: Results): void {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function serverFacts(): Promise<string> {
-  return withAdmin(ADMIN_URL, async (c) => {
+  return withClient(ADMIN_URL, async (c) => {
     const { rows } = await c.query<{ v: string; sc: string; fsync: string; sb: string }>(
       `select current_setting('server_version') as v, current_setting('synchronous_commit') as sc,
               current_setting('fsync') as fsync, current_setting('shared_buffers') as sb`,
@@ -589,111 +702,191 @@ async function serverFacts(): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  // Output piped into `head` must not kill the run before it drops its databases.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   const started = performance.now();
   const suffix = randomBytes(4).toString('hex');
   console.log(
-    `Bastion event-store benchmark — ${new Date().toISOString()}\n` +
-      `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
+    `Bastion event-store benchmark, ${new Date().toISOString()}\n` +
+      `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM; ` +
       `${await serverFacts()} at ${redactUrl(ADMIN_URL)}\n` +
-      `rounds=${ROUNDS}, scale=${SCALE}`,
+      `rounds=${ROUNDS} (reads ${READ_ROUNDS}), scale=${SCALE}, experiments=${EXPERIMENTS ? 'on' : 'off'}`,
   );
 
   const peer = await Peer.start();
-  const stopPeer = () => peer.stop();
-  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
-    console.error(`\n${signal}: cleaning up…`);
-    stopPeer();
+    console.error(`\n${signal}: dropping the benchmark databases`);
+    // The drop terminates the connections of the work in flight; what that work throws now is expected.
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
+    peer.stop();
     void dropDatabases().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   try {
-    // Bastion: fresh database, cluster roles, migrations; the adapter and the limit run as bastion_worker.
+    // Bastion: a fresh database, the cluster roles, the migrations; the adapter and the limit run as bastion_worker.
     const bastionAdminUrl = await createDatabase(`bastion_bench_${suffix}`);
     await bootstrapRoles(ADMIN_URL);
-    await migrate(bastionAdminUrl);
+    const { applied } = await migrate(bastionAdminUrl);
     const workerUrl = roleUrl(bastionAdminUrl, 'bastion_worker');
-    // The peer: its own fresh database; Emmett creates its schema (DDL), so it logs in as the superuser.
+    // The peer: a fresh database of its own; Emmett creates its schema (DDL), so it logs in as the superuser.
     const peerUrl = await createDatabase(`bastion_bench_${suffix}_peer`);
     await peer.call({ op: 'setup', url: peerUrl });
     console.log(
-      `databases: bastion_bench_${suffix} (adapter and limit, as bastion_worker), ` +
-        `bastion_bench_${suffix}_peer (Emmett, as the superuser login: it needs DDL)`,
+      `databases: bastion_bench_${suffix} (${applied.length} migrations, the last ${applied[applied.length - 1] ?? '—'}; ` +
+        `adapter and limit as bastion_worker); bastion_bench_${suffix}_peer (Emmett, as the superuser login, ` +
+        'which its schema creation needs)\n',
     );
 
     const results: Results = new Map();
-    const record = (scenario: string, impl: Impl, m: Measurement) => {
-      const byImpl = results.get(scenario) ?? new Map<Impl, number[]>();
+    const record = (scenario: string, impl: Impl, round: number, m: Measurement) => {
+      const byImpl = results.get(scenario) ?? new Map<Impl, Measurement[]>();
       results.set(scenario, byImpl);
-      const values = byImpl.get(impl) ?? [];
-      byImpl.set(impl, values);
-      const rate = (m.events / m.ms) * 1000;
-      values.push(rate);
-      console.log(`  ${scenario.padEnd(48)} ${impl.padEnd(36)} ${fmtRate(rate).padStart(8)} events/s (${m.events} in ${Math.round(m.ms)} ms)`);
+      const runs = byImpl.get(impl) ?? [];
+      byImpl.set(impl, runs);
+      runs.push(m);
+      console.log(
+        `  ${scenario.padEnd(42)} round ${round + 1}  ${impl.padEnd(44)} ${fmtRate(rate(m)).padStart(8)} events/s ` +
+          `(${m.events} in ${Math.round(m.ms)} ms)`,
+      );
     };
 
     for (const s of SCENARIOS) {
       if (ONLY && !ONLY.has(s.name) && !ONLY.has(s.kind)) continue;
-      const runners: [Impl, () => Promise<Measurement>][] = [];
       if (s.kind === 'append') {
-        runners.push(['adapter', () => measureAppends(workerUrl, s, adapterAppendOp)]);
-        runners.push(['limit', () => measureAppends(workerUrl, s, limitAppendOp)]);
-        runners.push(['peer', () => peer.call<Measurement>({ op: 'append', scenario: s })]);
-      } else {
-        // Enough rows on both sides, then VACUUM ANALYZE (hint bits, visibility map, statistics) so that no reader
-        // pays for the writers' clean-up.
-        await ensureEvents(workerUrl, s.total + s.page * 10);
-        const peerCount = await peer.call<number>({ op: 'seed', atLeast: s.total + s.page * 10 });
-        await withAdmin(bastionAdminUrl, (c) => c.query('vacuum analyze events'));
-        await withAdmin(peerUrl, (c) => c.query('vacuum analyze emt_messages'));
-        console.log(`  read setup: ${await countEvents(bastionAdminUrl)} Bastion events, ${peerCount} Emmett messages`);
-        runners.push(['adapter', () => measureRead(workerUrl, s, (pool) => adapterReader(pool, s.page))]);
-        runners.push(['limit', () => measureRead(workerUrl, s, (pool) => limitReader(pool, s.page))]);
-        runners.push(['peer', () => peer.call<Measurement>({ op: 'read', scenario: s })]);
-        if (EXPERIMENTS) {
-          for (const [impl, reader] of Object.entries(READ_EXPERIMENTS)) {
-            runners.push([impl as Impl, () => measureRead(workerUrl, s, (pool) => reader(pool, s.page))]);
+        const perRound = Math.ceil(s.appends / ROUNDS);
+        for (let round = 0; round < ROUNDS; round += 1) {
+          const local: (readonly [Impl, AppendOpFactory])[] = [['adapter', adapterAppendOp], ['limit', limitAppendOp], ...appendExperiments(s)];
+          const localRound = () => appendRound(workerUrl, s, perRound, local, round);
+          const peerRun = () => peer.call<Measurement>({ op: 'append', scenario: s, appends: perRound });
+          if (round % 2 === 0) {
+            for (const [impl, m] of await localRound()) record(s.name, impl, round, m);
+            record(s.name, 'peer', round, await peerRun());
+          } else {
+            const p = await peerRun();
+            for (const [impl, m] of await localRound()) record(s.name, impl, round, m);
+            record(s.name, 'peer', round, p);
           }
         }
-      }
-      for (let round = 0; round < ROUNDS; round += 1) {
-        // Rotate the order so that no implementation always runs first (cold) or last (biggest table).
-        for (let k = 0; k < runners.length; k += 1) {
-          const [impl, run] = runners[(k + round) % runners.length]!;
-          record(s.name, impl, await run());
-        }
+      } else {
+        await readScenario(s, { workerUrl, bastionAdminUrl, peerUrl, peer, record });
       }
     }
 
     printTable(results);
     console.log(
-      `\nBastion events table: ${await countEvents(bastionAdminUrl)} rows; Emmett messages: ${await peer.call<number>({ op: 'count' })}.` +
+      `\nBastion events: ${await countRows(bastionAdminUrl, 'events')} rows; Emmett messages: ${await peer.call<number>({ op: 'count' })} rows.` +
         `\nTotal time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
     );
   } finally {
-    stopPeer();
+    peer.stop();
     await dropDatabases();
   }
 }
 
-async function countEvents(adminUrl: string): Promise<number> {
-  return withAdmin(adminUrl, async (c) => Number((await c.query<{ n: string }>('select count(*) as n from events')).rows[0]!.n));
+interface ReadContext {
+  readonly workerUrl: string;
+  readonly bastionAdminUrl: string;
+  readonly peerUrl: string;
+  readonly peer: Peer;
+  readonly record: (scenario: string, impl: Impl, round: number, m: Measurement) => void;
 }
 
-/** Tops the events table up to `atLeast` rows with plain batch inserts (as the worker). */
-async function ensureEvents(workerUrl: string, atLeast: number): Promise<void> {
-  const have = await withAdmin(workerUrl, async (c) => Number((await c.query<{ n: string }>('select count(*) as n from events')).rows[0]!.n));
-  const missing = atLeast - have;
-  if (missing <= 0) return;
-  await measureAppends(
-    workerUrl,
-    { kind: 'append', name: 'seed', concurrency: 4, batchSize: 100, appends: Math.ceil(missing / 100), warmup: 0 },
-    limitAppendOp,
-  );
+/**
+ * Catch-up reads of `total` events from the start of the log. Both stores are topped up to a little more than
+ * `total` first (the append scenarios usually wrote enough), then VACUUM ANALYZE'd so that no reader pays for the
+ * writers' hint bits.
+ */
+async function readScenario(s: ReadScenario, ctx: ReadContext): Promise<void> {
+  const atLeast = s.total + s.page * 10;
+  const have = await countRows(ctx.workerUrl, 'events');
+  if (have < atLeast) {
+    const appends = Math.ceil((atLeast - have) / 100);
+    await appendRound(ctx.workerUrl, { kind: 'append', name: 'seed', concurrency: 4, batchSize: 100, appends, warmup: 0 }, appends, [['limit', limitAppendOp]], 0);
+  }
+  const peerRows = await ctx.peer.call<number>({ op: 'seed', atLeast });
+  await withClient(ctx.bastionAdminUrl, (c) => c.query('vacuum analyze events'));
+  await withClient(ctx.peerUrl, (c) => c.query('vacuum analyze emt_messages'));
+  console.log(`  read setup: ${await countRows(ctx.bastionAdminUrl, 'events')} Bastion events, ${peerRows} Emmett messages; vacuumed`);
+
+  const local: (readonly [Impl, (pool: Pool, page: number) => Reader])[] = [
+    ['adapter', adapterReader],
+    ['limit', limitReader],
+    ...(EXPERIMENTS ? READ_EXPERIMENTS : []),
+  ];
+  for (let round = 0; round < READ_ROUNDS; round += 1) {
+    // The peer reads in a phase of its own (before or after the others, alternating): its sequential scans evict
+    // what the other readers have cached, so whichever reader followed it in an interleaving would pay for that.
+    if (round % 2 === 1) ctx.record(s.name, 'peer', round, await peerRead(s, ctx.peer));
+    for (const [impl, m] of await localReadRound(s, ctx.workerUrl, local, round)) ctx.record(s.name, impl, round, m);
+    if (round % 2 === 0) ctx.record(s.name, 'peer', round, await peerRead(s, ctx.peer));
+  }
+}
+
+/**
+ * The local readers take turns on one connection, READ_SLICE_PAGES pages at a time, all advancing through the same
+ * rows together. The turn order follows a Williams design (each reader goes first equally often and follows every
+ * other reader equally often), so cache warmth and load spikes do not favour one of them.
+ */
+async function localReadRound(
+  s: ReadScenario,
+  workerUrl: string,
+  local: readonly (readonly [Impl, (pool: Pool, page: number) => Reader])[],
+  round: number,
+): Promise<Map<Impl, Measurement>> {
+  const pool = openPool(workerUrl, 1);
+  try {
+    // Warm-up on throwaway readers: the connection, the prepared statements, the first pages.
+    for (const [, make] of local) await readSlice(make(pool, s.page), 3, Infinity);
+    const lanes = local.map(([impl, make]) => ({ impl, reader: make(pool, s.page), total: { events: 0, ms: 0 } }));
+    const orders = williamsDesign(lanes.length);
+    for (let k = 0; lanes.some((l) => l.total.events < s.total); k += 1) {
+      for (const index of orders[(k + round) % orders.length]!) {
+        const lane = lanes[index]!;
+        if (lane.total.events >= s.total) continue;
+        const m = await readSlice(lane.reader, READ_SLICE_PAGES, s.total - lane.total.events);
+        lane.total = { events: lane.total.events + m.events, ms: lane.total.ms + m.ms };
+      }
+    }
+    return new Map(lanes.map((l) => [l.impl, l.total]));
+  } finally {
+    await pool.end();
+  }
+}
+
+async function peerRead(s: ReadScenario, peer: Peer): Promise<Measurement> {
+  const reader = peer.reader(s.page);
+  await reader.open();
+  try {
+    let total: Measurement = { events: 0, ms: 0 };
+    while (total.events < s.total) {
+      const m = await reader.slice(READ_SLICE_PAGES, s.total - total.events);
+      total = { events: total.events + m.events, ms: total.ms + m.ms };
+    }
+    return total;
+  } finally {
+    await reader.close().catch(() => undefined);
+  }
+}
+
+/** Orders of 0…n-1, balanced for position and for first-order carry-over (Williams, 1949). */
+function williamsDesign(n: number): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < n; i += 1) {
+    const row = [i];
+    for (let j = 1; j < n; j += 1) {
+      const step = j % 2 === 1 ? (j + 1) / 2 : -j / 2;
+      row.push((((i + step) % n) + n) % n);
+    }
+    rows.push(row);
+  }
+  return n % 2 === 1 ? [...rows, ...rows.map((r) => [...r].reverse())] : rows;
 }
 
 if (process.argv.includes('--peer')) {
@@ -705,6 +898,7 @@ if (process.argv.includes('--peer')) {
   main().then(
     () => process.exit(0),
     (error) => {
+      if (interrupted) return; // the signal handler exits once the databases are dropped
       console.error(error);
       process.exit(1);
     },

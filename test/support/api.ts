@@ -38,6 +38,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     REDIS_PREFIX: prefix,
     MAIL_OUTBOX: mailDir,
     JWT_KEYS_DIR: keysDir,
+    FERNET_KEYS_FILE: join(keysDir, 'fernet'),
     BASTION_SERVER_SECRET_FILE: join(keysDir, 'server-secret'),
     LOG_LEVEL: 'debug',
     ...env,

@@ -11,6 +11,8 @@ export interface AccessTokens {
   /** Throws on any invalid token; the caller answers 401 whatever the reason. */
   verify(token: string): Promise<AuthenticatedPrincipal>;
   jwks(): { keys: object[] };
+  issueChallenge(userId: string, amr: string[]): Promise<string>;
+  verifyChallenge(token: string): Promise<{ userId: string; amr: string[] } | null>;
 }
 
 export const ACCESS_TOKENS = Symbol('AccessTokens');

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { type Config, issuerOf } from '@bastion/infra/config/config';
 import { projectRoot } from '@bastion/infra/config/project-root';
@@ -6,13 +7,17 @@ import {
   KeyDirectory,
   loadSigningKeys,
   publicJwks,
+  publishedSigningKeys,
   signAccessToken,
   SigningKeyRing,
+  signTypedToken,
 } from '@bastion/infra/crypto/jwt';
+import { jwtVerify } from 'jose';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens';
 import type { AuthenticatedPrincipal } from './principal';
 
 const RELOAD_INTERVAL_MS = 60_000;
+const CHALLENGE_TYP = 'mfa-challenge+jwt';
 
 /**
  * The token service over the signing-key ring. Keys come from `JWT_SIGNING_KEYS` or the key directory, and are
@@ -60,6 +65,42 @@ export class JwtAccessTokens implements AccessTokens {
       amr: verified.amr,
       orgId: verified.subjectType === 'agent' ? verified.orgId : null,
     };
+  }
+
+  /**
+   * The MFA challenge between a correct password and the second factor: its own `typ` (so it is useless as an
+   * access token, and an access token is useless as a challenge), 5 minutes, surviving wrong codes until lockout.
+   */
+  async issueChallenge(userId: string, amr: string[]): Promise<string> {
+    const signed = await signTypedToken(this.ring.signingKeys(), { amr }, new Date(), {
+      typ: CHALLENGE_TYP,
+      issuer: this.issuer,
+      audience: this.audience,
+      expiresInSeconds: 300,
+      subject: userId,
+    });
+    return signed.token;
+  }
+
+  /** The challenge's user and methods so far, or null for anything else. */
+  async verifyChallenge(token: string): Promise<{ userId: string; amr: string[] } | null> {
+    try {
+      const keys = publishedSigningKeys(this.ring.signingKeys(), new Date());
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          if (header.jku || header.x5u || header.jwk || header.x5c || header.crit) throw new Error('forbidden header');
+          const key = keys.find((k) => k.kid === header.kid);
+          if (!key) throw new Error('unknown kid');
+          return createPublicKey(key.privateKey);
+        },
+        { algorithms: ['RS256'], typ: CHALLENGE_TYP, issuer: this.issuer, audience: this.audience, clockTolerance: 5, maxTokenAge: '300s' },
+      );
+      const amr = Array.isArray(payload.amr) ? payload.amr.filter((m): m is string => typeof m === 'string') : [];
+      return typeof payload.sub === 'string' ? { userId: payload.sub, amr } : null;
+    } catch {
+      return null;
+    }
   }
 
   jwks(): { keys: object[] } {

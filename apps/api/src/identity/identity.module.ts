@@ -4,6 +4,12 @@ import { CONFIG, type Config } from '@bastion/infra/config/config';
 import { isCommonPassword, loadCommonPasswords } from '@bastion/infra/crypto/password/common-passwords';
 import { PasswordHasher } from '@bastion/infra/crypto/password/password-hasher';
 import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
+import { MfaLimiter } from '@bastion/infra/mfa/mfa-limiter';
+import { loadFernetKeys, TotpSecretBox } from '@bastion/infra/mfa/totp-secret-box';
+import { projectRoot } from '@bastion/infra/config/project-root';
+import { isAbsolute, join } from 'node:path';
+import { MfaController } from '../mfa/mfa.http.controller';
+import { MFA_LIMITER, TOTP_SECRET_BOX } from '../mfa/mfa.tokens';
 import { createMailer } from '@bastion/infra/mail/create-mailer';
 import { JobQueue } from '@bastion/infra/queue/job-queue';
 import { QUEUES } from '@bastion/infra/queue/queues';
@@ -51,6 +57,7 @@ const passwordRules: PasswordRules = {
     TeamController,
     TasksController,
     CanvasController,
+    MfaController,
   ],
   providers: [
     SessionDatabase,
@@ -64,6 +71,15 @@ const passwordRules: PasswordRules = {
         return passwordRules;
       },
     },
+    {
+      provide: TOTP_SECRET_BOX,
+      inject: [CONFIG],
+      useFactory: (config: Config) =>
+        new TotpSecretBox(
+          loadFernetKeys(config, isAbsolute(config.FERNET_KEYS_FILE) ? config.FERNET_KEYS_FILE : join(projectRoot(), config.FERNET_KEYS_FILE)),
+        ),
+    },
+    { provide: MFA_LIMITER, inject: [REDIS, CONFIG], useFactory: (redis: Redis, config: Config) => new MfaLimiter(redis, config.REDIS_PREFIX) },
     { provide: MAIL_SENDER, inject: [CONFIG], useFactory: (config: Config) => createMailer(config) },
     { provide: SIGN_IN_LIMITER, inject: [REDIS, CONFIG], useFactory: (redis: Redis, config: Config) => new SignInLimiter(redis, config.REDIS_PREFIX) },
     {

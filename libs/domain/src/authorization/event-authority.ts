@@ -51,6 +51,15 @@ export const EVENT_AUTHORITY = {
   MemberRoleChanged: { human: 'team:manage', agent: null },
   MemberRemoved: { human: 'team:manage', agent: null },
   MemberLeft: { human: 'platform', agent: null },
+  // MFA (platform: the user's own account, or an Admin's audited reset through a definer function)
+  TotpEnrolled: { human: 'platform', agent: null },
+  TotpDisabled: { human: 'platform', agent: null },
+  StepUpVerified: { human: 'platform', agent: null },
+  MfaVerificationFailed: { human: 'platform', agent: null },
+  MfaLockedOut: { human: 'platform', agent: null },
+  RecoveryCodeUsed: { human: 'platform', agent: null },
+  MfaReset: { human: 'platform', agent: null },
+  OrgSecuritySettingsChanged: { human: 'platform', agent: null },
   // provider tenancy: granted only by the platform operator's CLI
   ProviderCreated: { human: 'system', agent: null },
   ProviderAdminGranted: { human: 'system', agent: null },

@@ -59,6 +59,9 @@ export const configSchema = z
     MAIL_FROM: z.string().default('Bastion <no-reply@bastion.localhost>'),
     MAIL_OUTBOX: z.string().default('.data/mail'),
     /** How long the refresh token just rotated away still returns the same successor (DESIGN §5: 10 s). */
+    /** Fernet keys for TOTP secrets at rest (comma-separated; first encrypts). Development generates one. */
+    FERNET_KEYS: z.string().optional(),
+    FERNET_KEYS_FILE: z.string().default('.data/keys/fernet'),
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
     /** How often live sockets' sessions and rooms are re-checked. */
     LIVE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(5000),

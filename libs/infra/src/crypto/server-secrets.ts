@@ -14,6 +14,7 @@ export interface ServerSecrets {
   readonly refreshTokenKey: Buffer;
   readonly sessionProofKey: Buffer;
   readonly agentKeyHashKey: Buffer;
+  readonly recoveryCodeKey: Buffer;
 }
 
 function derive(root: Buffer, label: string): Buffer {
@@ -26,6 +27,7 @@ export function deriveServerSecrets(root: Buffer): ServerSecrets {
     refreshTokenKey: derive(root, 'refresh-token'),
     sessionProofKey: derive(root, 'session-proof'),
     agentKeyHashKey: derive(root, 'agent-key-hash'),
+    recoveryCodeKey: derive(root, 'recovery-code'),
   };
 }
 

@@ -7,6 +7,7 @@ import type { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
 import type { JobQueue } from '@bastion/infra/queue/job-queue';
 import { IsString, MaxLength } from 'class-validator';
 import type { Response } from 'express';
+import { ACCESS_TOKENS, type AccessTokens } from '../../auth/access-tokens';
 import { unauthenticated } from '../../auth/authentication.guard';
 import { BrowserCredentialsGuard } from '../../auth/browser-credentials.guard';
 import { Public } from '../../auth/public.decorator';
@@ -46,16 +47,24 @@ export class SignInWithPasswordController {
     @Inject(PASSWORD_HASHING) private readonly passwords: PasswordHashing,
     @Inject(SIGN_IN_LIMITER) private readonly limiter: SignInLimiter,
     @Inject(THROTTLE_REPORTS) private readonly throttleReports: JobQueue<'sign-in-throttle-reports'>,
+    @Inject(ACCESS_TOKENS) private readonly tokens: AccessTokens,
   ) {}
 
   @Public()
   @UseGuards(BrowserCredentialsGuard)
   @Post('password')
   @HttpCode(200)
-  @ApiOkResponse({ type: AccessTokenResponse, description: 'Signed in; the refresh token is in the __Host-bastion_rt cookie.' })
+  @ApiOkResponse({
+    type: AccessTokenResponse,
+    description: 'Signed in (the refresh token is in the __Host-bastion_rt cookie), or, with TOTP, {challenge} for POST /v1/auth/mfa/verify.',
+  })
   @ApiUnauthorizedResponse({ description: 'Wrong email or password (the same answer for both).' })
   @ApiTooManyRequestsResponse({ description: 'Too many failures for this account or address; see Retry-After.' })
-  async signIn(@Body() body: PasswordSignInRequest, @Req() req: BastionRequest, @Res({ passthrough: true }) res: Response): Promise<AccessTokenResponse> {
+  async signIn(
+    @Body() body: PasswordSignInRequest,
+    @Req() req: BastionRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AccessTokenResponse | { challenge: string; challengeType: 'totp' }> {
     const normalized = normalizeEmail(body.email);
     const hashOfEmail = emailHash(normalized);
     const ip = req.ip ?? 'unknown';
@@ -104,6 +113,9 @@ export class SignInWithPasswordController {
       const rehashed = await this.passwords.hash(body.password);
       await this.db.anonymous((tx) => new IdentityRepository(tx).rehashPassword(user!.user_id, user!.password_hash!, rehashed));
     }
+    // With TOTP, the password earns only a challenge: no session, no cookie, until the second factor.
+    const hasTotp = await this.db.anonymous(async (tx) => (await tx.query<{ ok: boolean }>('select authz.has_active_totp($1) as ok', [user!.user_id])).rows[0]!.ok);
+    if (hasTotp) return { challenge: await this.tokens.issueChallenge(user!.user_id, ['pwd']), challengeType: 'totp' };
     const started = await this.db.anonymous((tx) =>
       this.sessions.start(tx, req, { type: 'human', id: user!.user_id, orgId: null }, 'password', ['pwd']),
     );

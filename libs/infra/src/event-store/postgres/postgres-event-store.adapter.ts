@@ -14,7 +14,7 @@ import {
   WrongExpectedRevisionError,
 } from '../event-store.port';
 import { decodePgPosition, encodePgPosition } from './postgres-position';
-import { APPEND, CURRENT_REVISION, READ_ALL, READ_STREAM } from './postgres-event-store.sql';
+import { APPEND, APPEND_NEW_STREAM, CURRENT_REVISION, READ_ALL, READ_STREAM } from './postgres-event-store.sql';
 import { pollingSubscription } from './polling-subscription';
 
 type Queryable = Pool | PoolClient | Client;
@@ -92,6 +92,7 @@ export class PostgresEventStore implements EventStore {
     const [kind, exact] = expectationParams(expected);
     if (events.length === 0) return this.checkOnly(streamId, expected);
     const payload = JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })));
+    if (expected === 'no_stream') return this.appendNewStream(streamId, payload);
     for (let attempt = 0; ; attempt += 1) {
       try {
         const { rows } = await this.db.query<{
@@ -115,6 +116,23 @@ export class PostgresEventStore implements EventStore {
         if (expected === 'any' && !this.inTransaction && attempt < ANY_RETRIES) continue;
         throw new WrongExpectedRevisionError(streamId, expected, null);
       }
+    }
+  }
+
+  private async appendNewStream(streamId: string, payload: string): Promise<AppendResult> {
+    try {
+      const { rows } = await this.db.query<{ revision: string; position: string; transaction_id: string }>({
+        ...APPEND_NEW_STREAM,
+        values: [streamId, payload],
+      });
+      const last = rows.reduce((a, b) => (Number(b.revision) > Number(a.revision) ? b : a));
+      return { nextExpectedRevision: Number(last.revision), position: encodePgPosition(last.transaction_id, last.position) };
+    } catch (error) {
+      if (!isRevisionConflict(error)) throw error;
+      // Outside a caller's transaction the actual revision can still be read for the error; inside, the failed
+      // statement has aborted the transaction, so it stays unknown.
+      const actual = this.inTransaction ? null : Number((await this.db.query<{ rev: string }>({ ...CURRENT_REVISION, values: [streamId] })).rows[0]!.rev);
+      throw new WrongExpectedRevisionError(streamId, 'no_stream', actual);
     }
   }
 

@@ -32,6 +32,22 @@ export const APPEND = {
       left join lateral (select revision, position, transaction_id from inserted order by revision desc limit 1) last on true`,
 };
 
+/**
+ * `no_stream`, the common case (every new task, merge request, session…): no read at all. Revisions start at 0 and
+ * the (stream_id, revision) unique index refuses a stream that exists. Measured at 0.92–1.05× a plain INSERT at
+ * concurrency 32, against about 0.7× for the general statement above (docs/performance.md).
+ */
+export const APPEND_NEW_STREAM = {
+  name: 'bastion_events_append_new_v1',
+  text: `
+    insert into events (id, stream_id, revision, type, org_id, data, metadata)
+    select (e.doc ->> 'id')::uuid, $1, e.ord - 1, e.doc ->> 'type',
+           (e.doc -> 'metadata' ->> 'orgId')::uuid, e.doc -> 'data', e.doc -> 'metadata'
+      from jsonb_array_elements($2::jsonb) with ordinality as e(doc, ord)
+     order by e.ord
+    returning revision, position, transaction_id`,
+};
+
 export const CURRENT_REVISION = {
   name: 'bastion_events_current_revision_v1',
   text: 'select coalesce((select revision from events where stream_id = $1 order by revision desc limit 1), -1) as rev',

@@ -1,0 +1,51 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FernetKey, generateFernetKey, MultiFernet } from '../crypto/fernet';
+import { StartupError } from '../runtime/startup-error';
+
+/**
+ * TOTP secrets at rest: a Fernet token of `{"u": <user id>, "s": <base32 secret>}`. Fernet has no associated data,
+ * so the user id rides inside the plaintext and is checked on every decryption: a token copied to another user's
+ * row does not open for them. Keys: `FERNET_KEYS` (comma-separated; the first encrypts, all decrypt), or in
+ * development a key generated once into a 0600 file.
+ */
+export class TotpSecretBox {
+  constructor(private readonly fernet: MultiFernet) {}
+
+  seal(userId: string, secret: string): string {
+    return this.fernet.encrypt(JSON.stringify({ u: userId, s: secret }));
+  }
+
+  /** The secret, or null when the token is not this user's (or not ours). */
+  open(userId: string, token: string): string | null {
+    try {
+      const plain = JSON.parse(this.fernet.decrypt(token).toString('utf8')) as { u?: unknown; s?: unknown };
+      return plain.u === userId && typeof plain.s === 'string' ? plain.s : null;
+    } catch {
+      return null;
+    }
+  }
+
+  rotate(token: string): string {
+    return this.fernet.rotate(token);
+  }
+}
+
+export function loadFernetKeys(env: { NODE_ENV: string; FERNET_KEYS?: string }, devFile: string): MultiFernet {
+  let encoded = env.FERNET_KEYS;
+  if (!encoded) {
+    if (env.NODE_ENV === 'production') throw new StartupError('FERNET_KEYS is required in production (one or more Fernet keys, comma-separated).');
+    if (!existsSync(devFile)) {
+      mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
+      writeFileSync(devFile, generateFernetKey() + '\n', { mode: 0o600, flag: 'wx' });
+    }
+    if ((statSync(devFile).mode & 0o077) !== 0) throw new StartupError(`${devFile} is readable by other users; run chmod 600 on it.`);
+    chmodSync(devFile, 0o600);
+    encoded = readFileSync(devFile, 'utf8').trim();
+  }
+  try {
+    return new MultiFernet(encoded.split(',').map((k) => FernetKey.parse(k.trim())));
+  } catch {
+    throw new StartupError('FERNET_KEYS must list 32-byte URL-safe base64 Fernet keys, comma-separated.');
+  }
+}
