@@ -16,7 +16,9 @@ begin
       -- The projector writes read models for every organisation; never used by the API.
       ('bastion_projector', 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS NOINHERIT NOREPLICATION'),
       -- The worker appends system events and reads the streams its jobs need.
-      ('bastion_worker',    'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT NOREPLICATION')
+      ('bastion_worker',    'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT NOREPLICATION'),
+      -- The sealer extends the audit hash chains; the only role that may write them.
+      ('bastion_sealer',    'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT NOREPLICATION')
     ) as t(name, attributes)
   loop
     if not exists (select 1 from pg_roles where rolname = spec.name) then
@@ -33,3 +35,4 @@ alter role bastion_app set idle_in_transaction_session_timeout = '15s';
 alter role bastion_worker set idle_in_transaction_session_timeout = '15s';
 alter role bastion_projector set idle_in_transaction_session_timeout = '30s';
 alter role bastion_app set statement_timeout = '30s';
+alter role bastion_sealer set idle_in_transaction_session_timeout = '30s';

@@ -5,13 +5,14 @@ import { HealthController } from './health/health.controller';
 import { IdentityModule } from './identity/identity.module';
 import { type ApiInfrastructure, InfrastructureModule } from './infrastructure.module';
 import { LiveModule } from './live/live.module';
+import { AuditModule } from './audit/audit.module';
 
 @Module({})
 export class AppModule {
   static with(infra: ApiInfrastructure): DynamicModule {
     return {
       module: AppModule,
-      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule],
+      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule, AuditModule],
       controllers: [HealthController],
       // Deny by default: every route needs a valid access token unless it says @Public().
       providers: [{ provide: APP_GUARD, useClass: AuthenticationGuard }],

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { type AuditJwks, describeVerification, verifyCsvExport, verifyExport } from '@bastion/infra/audit';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import { SYSTEM_ACTOR, toNewEvents } from '@bastion/domain';
@@ -20,6 +23,8 @@ const USAGE = `usage: bastion <command>
   setup                bootstrap, then migrate
   rebuild <name|all>   empty a read model and replay it from position 0
   keys rotate          add the next JWT signing key (published now, signing in 5 minutes) and retire the current one
+  audit verify <export.jsonl|csv> --keys <url|file>
+                       recompute every hash, check every checkpoint signature; names the first bad record
   providers create <name>                 create a provider (an MSP); prints its id
   providers grant-admin <provider> <email> make a verified user Provider Admin of every org of the provider
   providers revoke-admin <provider> <email>
@@ -73,6 +78,10 @@ async function main(): Promise<void> {
       if (summary.retired.length) say(`retired: ${summary.retired.join(', ')} (published until their tokens expire)`);
       if (summary.removed.length) say(`removed: ${summary.removed.join(', ')}`);
       say('running APIs pick the new key set up within a minute; downstream verifiers see it in the JWKS at once.');
+      return;
+    }
+    case 'audit': {
+      process.exitCode = await auditVerify(args, say);
       return;
     }
     case 'providers': {
@@ -173,6 +182,20 @@ async function providers(adminUrl: string, args: string[], say: (line: string) =
   } finally {
     await pool.end();
   }
+}
+
+/** `bastion audit verify <file> --keys <url|file>`: exit 0 when verified, 1 with the first problem otherwise. */
+async function auditVerify(args: string[], say: (line: string) => void): Promise<number> {
+  const [action, file, flag, keysAt] = args;
+  if (action !== 'verify' || !file || flag !== '--keys' || !keysAt) {
+    process.stderr.write('usage: bastion audit verify <export.jsonl|export.csv> --keys <url|file>\n');
+    return 2;
+  }
+  const jwks = (/^https?:\/\//.test(keysAt) ? await (await fetch(keysAt)).json() : JSON.parse(readFileSync(keysAt, 'utf8'))) as AuditJwks;
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const result = file.endsWith('.csv') ? await verifyCsvExport(lines, jwks) : await verifyExport(lines, jwks);
+  say(describeVerification(result));
+  return result.ok ? 0 : 1;
 }
 
 runMain('bastion', main);

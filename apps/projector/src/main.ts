@@ -11,6 +11,10 @@ import { QUEUES } from '@bastion/infra/queue/queues';
 import { openRedis } from '@bastion/infra/queue/redis';
 import { JsonLogger } from '@bastion/infra/runtime/logger';
 import { runMain, StartupError } from '@bastion/infra/runtime/startup-error';
+import { AuditKeyDirectory } from '@bastion/infra/audit';
+import { Sealer } from '@bastion/infra/audit-sealer/sealer';
+import { projectRoot } from '@bastion/infra/config/project-root';
+import { isAbsolute, join } from 'node:path';
 import { onShutdown } from '@bastion/infra/runtime/shutdown';
 import { enqueueProvisioningWhenOrganizationCreated } from './organization/enqueue-provisioning-when-organization-created.reactor';
 import { PROJECTIONS } from './projections';
@@ -60,8 +64,34 @@ async function main(): Promise<void> {
   );
   runners.forEach((r) => r.start());
 
+  // The sealer: its own login role (the only one that may write the audit chains) and the audit signing keys,
+  // which no other process opens.
+  const sealerPool = config.EVENT_STORE === 'postgres' ? await openRolePool(config.DATABASE_URL, 'bastion_sealer', { max: 4 }) : null;
+  let sealer: Sealer | null = null;
+  const sealerRedis: { disconnect(): void }[] = [];
+  if (sealerPool) {
+    const keysDir = isAbsolute(config.AUDIT_KEYS_DIR) ? config.AUDIT_KEYS_DIR : join(projectRoot(), config.AUDIT_KEYS_DIR);
+    const keys = await new AuditKeyDirectory(keysDir).loadOrGenerate(new Date());
+    sealer = new Sealer(sealerPool, keys, {
+      checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+      checkpointSeconds: config.AUDIT_CHECKPOINT_SECONDS,
+      verifySeconds: config.AUDIT_VERIFY_SECONDS,
+      redisPrefix: config.REDIS_PREFIX,
+      logger,
+    });
+    await sealer.publishKeys();
+    const subscriber = await openRedis(config.REDIS_URL);
+    const publisher = await openRedis(config.REDIS_URL);
+    sealerRedis.push(subscriber, publisher);
+    await sealer.serveSignRequests(subscriber, publisher);
+    sealer.start();
+  }
+
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await Promise.all(runners.map((r) => r.stop()));
+    await sealer?.stop();
+    sealerRedis.forEach((r) => r.disconnect());
+    await sealerPool?.end();
     await provisioning.close();
     redis.disconnect();
     await store.close();

@@ -60,6 +60,9 @@ export const EVENT_AUTHORITY = {
   RecoveryCodeUsed: { human: 'platform', agent: null },
   MfaReset: { human: 'platform', agent: null },
   OrgSecuritySettingsChanged: { human: 'platform', agent: null },
+  // audit
+  AuditExported: { human: 'audit:export', agent: null },
+  AuditChainBroken: { human: 'system', agent: null },
   // provider tenancy: granted only by the platform operator's CLI
   ProviderCreated: { human: 'system', agent: null },
   ProviderAdminGranted: { human: 'system', agent: null },

@@ -10,6 +10,8 @@ export const STREAM_CATEGORIES = [
   'llm-provider',
   'skill-request',
   'provider',
+  // Alerts raised by the audit sealer.
+  'audit',
   // A failed sign-in for an unknown account: a stream of its own, since there is no account to attach it to.
   'signin',
 ] as const;

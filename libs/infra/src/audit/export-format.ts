@@ -126,7 +126,10 @@ export async function* auditExportRecords(options: AuditExportOptions): AsyncGen
     }
     state = next;
     previous = link.event;
-    yield eventRecord(link);
+    // The hash the sealer recorded when it sealed this event, when the exporter has it: a record then carries what
+    // was sealed, not what the store says now, so an event changed since sealing fails at its own line.
+    const sealedHash = (stored as { sealedChainHash?: string }).sealedChainHash;
+    yield eventRecord(sealedHash ? { ...link, chainHash: sealedHash } : link);
     yield* sealedUpTo(sealed, state.count);
   }
   yield* sealedUpTo(sealed, Number.POSITIVE_INFINITY);

@@ -39,6 +39,12 @@ export const configSchema = z
     BASTION_APP_DB_PASSWORD: z.string().optional(),
     BASTION_PROJECTOR_DB_PASSWORD: z.string().optional(),
     BASTION_WORKER_DB_PASSWORD: z.string().optional(),
+    BASTION_SEALER_DB_PASSWORD: z.string().optional(),
+    /** The sealer's audit signing keys (Ed25519, 0600 files): only the sealer process opens this directory. */
+    AUDIT_KEYS_DIR: z.string().default('.data/keys/audit'),
+    AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    AUDIT_VERIFY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     METRICS_ENABLED: bool.default('true'),

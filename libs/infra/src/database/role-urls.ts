@@ -2,14 +2,15 @@
  * Each process logs in as its own role; DATABASE_URL is only the bootstrap and migration login (DESIGN §4).
  * A superuser login that `SET ROLE`s would let injected SQL `RESET ROLE`, so apps never use it.
  */
-export type LoginRole = 'bastion_app' | 'bastion_projector' | 'bastion_worker';
+export type LoginRole = 'bastion_app' | 'bastion_projector' | 'bastion_worker' | 'bastion_sealer';
 
-export const LOGIN_ROLES: readonly LoginRole[] = ['bastion_app', 'bastion_projector', 'bastion_worker'];
+export const LOGIN_ROLES: readonly LoginRole[] = ['bastion_app', 'bastion_projector', 'bastion_worker', 'bastion_sealer'];
 
 const PASSWORD_ENV: Record<LoginRole, string> = {
   bastion_app: 'BASTION_APP_DB_PASSWORD',
   bastion_projector: 'BASTION_PROJECTOR_DB_PASSWORD',
   bastion_worker: 'BASTION_WORKER_DB_PASSWORD',
+  bastion_sealer: 'BASTION_SEALER_DB_PASSWORD',
 };
 
 export function rolePasswordEnv(role: LoginRole): string {
