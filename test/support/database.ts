@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { type LoginRole, roleUrl, withDatabase } from '../../libs/infra/src/database/role-urls';
 import { adminUrl } from './services';
@@ -51,12 +52,9 @@ export async function workerDatabase(): Promise<TestDatabase> {
   return describeDatabase(name);
 }
 
-let isolatedCount = 0;
-
 /** A database of its own, for tests that need the whole store to themselves (projections from position 0). */
 export async function isolatedDatabase(): Promise<TestDatabase> {
-  isolatedCount += 1;
-  const name = `bastion_test_${runId()}_w${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${isolatedCount}`;
+  const name = `bastion_test_${runId()}_w${process.env.JEST_WORKER_ID ?? '0'}_${randomBytes(4).toString('hex')}`;
   await createFromTemplate(name, false);
   return describeDatabase(name);
 }
