@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
 import { closePools, isolatedDatabase, poolFor, type TestDatabase } from '../support/database';
@@ -14,8 +17,21 @@ let store: PostgresEventStore;
 let prefix: string;
 const running: RunningApp[] = [];
 
+const keys = mkdtempSync(join(tmpdir(), 'bastion-foundation-'));
+
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.adminUrl, REDIS_URL: redisUrl(), REDIS_PREFIX: prefix, PROJECTOR_POLL_MS: '10', ...extra };
+  return {
+    DATABASE_URL: db.adminUrl,
+    REDIS_URL: redisUrl(),
+    REDIS_PREFIX: prefix,
+    PROJECTOR_POLL_MS: '10',
+    AUDIT_KEYS_DIR: join(keys, 'audit'),
+    JWT_KEYS_DIR: join(keys, 'jwt'),
+    BASTION_SERVER_SECRET_FILE: join(keys, 'server-secret'),
+    FERNET_KEYS_FILE: join(keys, 'fernet'),
+    MAIL_OUTBOX: join(keys, 'mail'),
+    ...extra,
+  };
 }
 function start(app: 'api' | 'projector' | 'worker', extra: Record<string, string> = {}, args: string[] = []): RunningApp {
   const handle = startApp(app, env(extra), args);
