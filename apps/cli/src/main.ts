@@ -22,6 +22,8 @@ const USAGE = `usage: bastion <command>
   migrate              create the database if missing and apply pending migrations (idempotent)
   setup                bootstrap, then migrate
   rebuild <name|all>   empty a read model and replay it from position 0
+  replay [<name|all>] [--swap]
+                       compliance replay: rebuild into a shadow schema, compare row by row, optionally swap in
   keys rotate          add the next JWT signing key (published now, signing in 5 minutes) and retire the current one
   audit verify <export.jsonl|csv> --keys <url|file>
                        recompute every hash, check every checkpoint signature; names the first bad record
@@ -88,9 +90,10 @@ async function main(): Promise<void> {
       await providers(config.DATABASE_URL, args, say);
       return;
     }
+    case 'replay':
     case 'rebuild': {
       // Projections belong to the projector; one app never imports another, so the CLI hands over to it.
-      const result = spawnSync(process.execPath, [join(__dirname, '../../projector/src/main.js'), 'rebuild', ...args], {
+      const result = spawnSync(process.execPath, [join(__dirname, '../../projector/src/main.js'), command, ...args], {
         stdio: 'inherit',
       });
       process.exitCode = result.status ?? 1;

@@ -18,6 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { onShutdown } from '@bastion/infra/runtime/shutdown';
 import { enqueueProvisioningWhenOrganizationCreated } from './organization/enqueue-provisioning-when-organization-created.reactor';
 import { PROJECTIONS } from './projections';
+import { replay } from './replay';
 
 /**
  * The projector: one checkpointed subscription per read model and per reactor, over the whole store.
@@ -46,7 +47,20 @@ async function main(): Promise<void> {
     await pool.end();
     return;
   }
-  if (command !== undefined) throw new StartupError(`Unknown command ${JSON.stringify(command)}; use "rebuild <projection|all>" or nothing.`);
+  if (command === 'replay') {
+    const chosen = target === undefined || target === 'all' || target === '--swap' ? PROJECTIONS : PROJECTIONS.filter((p) => p.name === target);
+    if (chosen.length === 0) throw new StartupError(`Unknown projection ${JSON.stringify(target)}; known: ${PROJECTIONS.map((p) => p.name).join(', ')}, all.`);
+    const report = await replay(config.DATABASE_URL, chosen, { swap: process.argv.includes('--swap') });
+    for (const t of report.tables) {
+      process.stdout.write(`${t.table}: live ${t.live}, replayed ${t.replayed}, only live ${t.onlyLive}, only replayed ${t.onlyReplayed}\n`);
+    }
+    process.stdout.write(report.identical ? 'replay: identical to the live read models\n' : report.swapped ? 'replay: differences found; the replayed rows were swapped in\n' : 'replay: differences found (run with --swap to replace the live rows)\n');
+    await store.close();
+    await pool.end();
+    process.exitCode = report.identical || report.swapped ? 0 : 1;
+    return;
+  }
+  if (command !== undefined) throw new StartupError(`Unknown command ${JSON.stringify(command)}; use "rebuild <projection|all>", "replay [<projection|all>] [--swap]" or nothing.`);
 
   const redis = await openRedis(config.REDIS_URL);
   const provisioning = new JobQueue(QUEUES.organizationProvisioning, redis, config.REDIS_PREFIX);
