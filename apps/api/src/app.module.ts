@@ -6,13 +6,14 @@ import { IdentityModule } from './identity/identity.module';
 import { type ApiInfrastructure, InfrastructureModule } from './infrastructure.module';
 import { LiveModule } from './live/live.module';
 import { AuditModule } from './audit/audit.module';
+import { SecurityModule } from './security/security.module';
 
 @Module({})
 export class AppModule {
   static with(infra: ApiInfrastructure): DynamicModule {
     return {
       module: AppModule,
-      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule, AuditModule],
+      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule, AuditModule, SecurityModule],
       controllers: [HealthController],
       // Deny by default: every route needs a valid access token unless it says @Public().
       providers: [{ provide: APP_GUARD, useClass: AuthenticationGuard }],

@@ -14,3 +14,6 @@ export * from './task/task.commands';
 export * from './task/task.errors';
 export * from './task/task.decider';
 export * from './organization/team.events';
+export * from './code/code.events';
+export * from './code/merge-request.errors';
+export * from './code/merge-request.decider';

@@ -66,6 +66,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     } else if ((exception as { code?: string }).code === 'AUTH.SESSION_NOT_LIVE') {
       // The access token verified, but its session was revoked or expired: answered like any failed authentication.
       problem = { type: problemType('unauthenticated'), title: 'authentication required', status: 401 };
+    } else if ((exception as { code?: string }).code === 'KMS.KEY_REVOKED') {
+      problem = { type: problemType('key-revoked'), title: 'the organisation’s data key is revoked or unavailable', status: 409 };
     } else if ((exception as { code?: string }).code === 'BA001') {
       problem = { type: problemType('step-up-required'), title: 'verify MFA again to do this (step-up)', status: 403 };
     } else if ((exception as { code?: string }).code === 'BA002') {

@@ -28,7 +28,10 @@ export class KmsStatusResponse {
   @ApiProperty({ nullable: true, type: Number }) version!: number | null;
   @ApiProperty({
     enum: ['enabled', 'disabled', 'destroyed', 'not-found', 'permission-denied', 'unreachable', 'not-configured', 'none'],
-    description: "What the KMS says of the key the org's DEK is wrapped under ('none': the org has no DEK yet).",
+    description:
+      "What the KMS says of the key the org's DEK is wrapped under ('none': the org has no DEK yet). Reading a Google " +
+      "key's state needs cloudkms.cryptoKeys.get (roles/cloudkms.viewer) besides Encrypter/Decrypter; without it the " +
+      "state reads 'permission-denied' although the key may still work.",
   })
   state!: string;
   @ApiProperty({ description: "Bastion's emergency stop: while true, no data of the org can be decrypted." }) revoked!: boolean;

@@ -79,7 +79,11 @@ beforeAll(async () => {
   api = await startTestApi(db);
   admin = poolFor(db.adminUrl);
   app = poolFor(db.urlFor('bastion_app'), 4);
-  keys = api.app.get<OrgKeyService>(ORG_KEY_SERVICE);
+  try {
+    keys = api.app.get<OrgKeyService>(ORG_KEY_SERVICE);
+  } catch {
+    throw new Error('SecurityModule is not registered: add it to the imports of AppModule (apps/api/src/app.module.ts).');
+  }
 });
 
 afterAll(async () => {

@@ -60,6 +60,11 @@ export const EVENT_AUTHORITY = {
   RecoveryCodeUsed: { human: 'platform', agent: null },
   MfaReset: { human: 'platform', agent: null },
   OrgSecuritySettingsChanged: { human: 'platform', agent: null },
+  // BYOK: the org's data key (never key material in the event)
+  OrgKeyCreated: { human: 'platform', agent: null },
+  OrgKeyRewrapped: { human: 'platform', agent: null },
+  OrgKeyRevoked: { human: 'platform', agent: null },
+  OrgKeyRestored: { human: 'platform', agent: null },
   // audit
   AuditExported: { human: 'audit:export', agent: null },
   AuditChainBroken: { human: 'system', agent: null },

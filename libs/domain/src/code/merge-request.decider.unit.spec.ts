@@ -1,0 +1,90 @@
+import { deciderSpec } from '../testing/given-when-then';
+import type { MergeCommitSpec, MergeRequestApproved, MergeRequestOpened } from './code.events';
+import { approvedMerge, type HumanApprover, mergeRequestDecider } from './merge-request.decider';
+import {
+  AgentCannotApproveError,
+  AlreadyApprovedError,
+  MfaNotFreshError,
+  RequiredTestsNotPassedError,
+  SelfApprovalError,
+  StaleHeadApprovalError,
+} from './merge-request.errors';
+
+const mrId = '0190f5a0-0000-7000-8000-0000000000a1';
+const head = 'a'.repeat(40);
+const newer = 'b'.repeat(40);
+const agent = { type: 'agent' as const, id: '0190f5a0-0000-7000-8000-0000000000b1' };
+const alice = { type: 'human' as const, id: '0190f5a0-0000-7000-8000-0000000000c1' };
+const bob = { type: 'human' as const, id: '0190f5a0-0000-7000-8000-0000000000c2' };
+const now = '2026-11-25T12:00:00.000Z';
+const fresh = (who: { id: string }): HumanApprover => ({ type: 'human', id: who.id, mfaVerifiedAt: '2026-11-25T11:50:00.000Z' });
+const commit: MergeCommitSpec = { authorName: 'Alice', authorEmail: 'a@x', committerName: 'Bastion', committerEmail: 'b@x', date: now, message: 'Merge' };
+const policy = { requiredApprovals: 1, requirePassingTests: false };
+const opened: MergeRequestOpened = {
+  type: 'MergeRequestOpened',
+  data: { mrId, repoId: 'r', orgId: 'o', sourceBranch: `agent/${agent.id}/feature`, headSha: head, title: 'Feature', description: '', openedBy: agent },
+};
+const approvedByAlice: MergeRequestApproved = { type: 'MergeRequestApproved', data: { mrId, headSha: head, approverId: alice.id, requiredApprovals: 1, commit } };
+const spec = deciderSpec(mergeRequestDecider);
+const approve = (approver: HumanApprover, headSha = head, p = policy) => ({ type: 'ApproveMergeRequest' as const, data: { headSha, approver, policy: p, commit, now } });
+
+describe('merge request approval', () => {
+  it('a human with fresh MFA approves the current head of an agent’s merge request', () => {
+    spec.given([opened]).when(approve(fresh(alice))).then([approvedByAlice]);
+  });
+
+  it('an agent cannot approve, whatever reaches the decider', () => {
+    spec.given([opened]).when(approve({ ...fresh(alice), type: 'agent' } as unknown as HumanApprover)).thenThrows(AgentCannotApproveError, 'MR.AGENT_CANNOT_APPROVE');
+  });
+
+  it('an approval of a head other than the current one is refused, and a push after approval voids it', () => {
+    spec.given([opened]).when(approve(fresh(alice), newer)).thenThrows(StaleHeadApprovalError);
+    const state = [opened, approvedByAlice, { type: 'MergeRequestHeadUpdated' as const, data: { mrId, headSha: newer, pushedBy: agent } }].reduce(
+      mergeRequestDecider.evolve,
+      mergeRequestDecider.initialState(),
+    );
+    expect(approvedMerge(state)).toBeNull();
+  });
+
+  it('whoever opened it or pushed to its branch cannot approve it (a human adding commits to an agent branch included)', () => {
+    const openedByAlice = { ...opened, data: { ...opened.data, openedBy: alice } };
+    spec.given([openedByAlice]).when(approve(fresh(alice))).thenThrows(SelfApprovalError);
+    spec
+      .given([opened, { type: 'MergeRequestHeadUpdated', data: { mrId, headSha: newer, pushedBy: bob } }])
+      .when(approve(fresh(bob), newer))
+      .thenThrows(SelfApprovalError);
+  });
+
+  it('an approval needs MFA verified within 15 minutes', () => {
+    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAt: '2026-11-25T11:44:00.000Z' })).thenThrows(MfaNotFreshError);
+    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAt: null })).thenThrows(MfaNotFreshError);
+  });
+
+  it('required test runs must have passed on the current head', () => {
+    const strict = { requiredApprovals: 1, requirePassingTests: true };
+    spec.given([opened]).when(approve(fresh(alice), head, strict)).thenThrows(RequiredTestsNotPassedError);
+    spec
+      .given([opened, { type: 'TestRunCompleted', data: { mrId, runId: 'r1', headSha: head, passed: true, exitCode: 0, timedOut: false, durationMs: 1 } }])
+      .when(approve(fresh(alice), head, strict))
+      .then([approvedByAlice]);
+  });
+
+  it('N approvals: one is not enough when two are required; N is never below 1', () => {
+    const two = { requiredApprovals: 2, requirePassingTests: false };
+    const first = { ...approvedByAlice, data: { ...approvedByAlice.data, requiredApprovals: 2 } };
+    const state = [opened, first].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+    expect(approvedMerge(state)).toBeNull();
+    spec.given([opened, first]).when(approve(fresh(alice), head, two)).thenThrows(AlreadyApprovedError);
+    const zero = [opened].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+    expect(mergeRequestDecider.decide(approve(fresh(alice), head, { requiredApprovals: 0, requirePassingTests: false }), zero)[0]).toMatchObject({
+      data: { requiredApprovals: 1 },
+    });
+  });
+
+  it('a merge is recorded once; a second record decides nothing', () => {
+    spec
+      .given([opened, approvedByAlice, { type: 'MergeRequestMerged', data: { mrId, headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: false } }])
+      .when({ type: 'RecordMerge', data: { headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: true } })
+      .then([]);
+  });
+});
