@@ -18,8 +18,8 @@ import {
 export interface HumanApprover {
   readonly type: 'human';
   readonly id: string;
-  /** When the approving session last verified MFA (from the session row, not a token claim). */
-  readonly mfaVerifiedAt: string | null;
+  /** When the approving session last verified MFA, epoch ms (from the session row, not a token claim). */
+  readonly mfaVerifiedAtMs: number | null;
 }
 
 export interface CodePolicy {
@@ -38,7 +38,7 @@ export type RequestTestRun = { type: 'RequestTestRun'; data: { runId: string } }
 export type RecordTestRun = { type: 'RecordTestRun'; data: { runId: string; headSha: string; passed: boolean; exitCode: number | null; timedOut: boolean; durationMs: number } };
 export type ApproveMergeRequest = {
   type: 'ApproveMergeRequest';
-  data: { headSha: string; approver: HumanApprover; policy: CodePolicy; commit: MergeCommitSpec; now: string };
+  data: { headSha: string; approver: HumanApprover; policy: CodePolicy; commit: MergeCommitSpec; nowMs: number };
 };
 export type RecordMerge = { type: 'RecordMerge'; data: { headSha: string; mergeCommit: string; alreadyMerged: boolean } };
 export type RecordMergeFailure = { type: 'RecordMergeFailure'; data: { headSha: string; reason: 'conflict' | 'main-moved' | 'rules-no-longer-hold' | 'stale-head'; detail: string } };
@@ -88,13 +88,12 @@ function open(state: MergeRequestState) {
 
 function approve(command: ApproveMergeRequest, state: MergeRequestState): MergeRequestEvent[] {
   const s = open(state);
-  const { approver, headSha, policy, now } = command.data;
+  const { approver, headSha, policy, nowMs } = command.data;
   // The type says human; the runtime check is for anything that reached here around the type system.
   if ((approver as { type: string }).type !== 'human') throw new AgentCannotApproveError();
   if (headSha !== s.headSha) throw new StaleHeadApprovalError();
   if (sameActor(s.openedBy, approver) || s.pushers.some((p) => sameActor(p, approver))) throw new SelfApprovalError();
-  const verified = approver.mfaVerifiedAt ? Date.parse(approver.mfaVerifiedAt) : NaN;
-  if (!(Date.parse(now) - verified <= MFA_FRESH_MS)) throw new MfaNotFreshError();
+  if (approver.mfaVerifiedAtMs === null || !(nowMs - approver.mfaVerifiedAtMs <= MFA_FRESH_MS)) throw new MfaNotFreshError();
   if (policy.requirePassingTests && !s.passedRuns.includes(s.headSha)) throw new RequiredTestsNotPassedError();
   if (s.approvals.some((a) => a.approverId === approver.id && a.headSha === s.headSha)) throw new AlreadyApprovedError();
   const required = Math.max(1, Math.floor(policy.requiredApprovals));

@@ -17,7 +17,8 @@ const agent = { type: 'agent' as const, id: '0190f5a0-0000-7000-8000-0000000000b
 const alice = { type: 'human' as const, id: '0190f5a0-0000-7000-8000-0000000000c1' };
 const bob = { type: 'human' as const, id: '0190f5a0-0000-7000-8000-0000000000c2' };
 const now = '2026-11-25T12:00:00.000Z';
-const fresh = (who: { id: string }): HumanApprover => ({ type: 'human', id: who.id, mfaVerifiedAt: '2026-11-25T11:50:00.000Z' });
+const nowMs = Date.parse(now);
+const fresh = (who: { id: string }): HumanApprover => ({ type: 'human', id: who.id, mfaVerifiedAtMs: nowMs - 10 * 60_000 });
 const commit: MergeCommitSpec = { authorName: 'Alice', authorEmail: 'a@x', committerName: 'Bastion', committerEmail: 'b@x', date: now, message: 'Merge' };
 const policy = { requiredApprovals: 1, requirePassingTests: false };
 const opened: MergeRequestOpened = {
@@ -26,7 +27,7 @@ const opened: MergeRequestOpened = {
 };
 const approvedByAlice: MergeRequestApproved = { type: 'MergeRequestApproved', data: { mrId, headSha: head, approverId: alice.id, requiredApprovals: 1, commit } };
 const spec = deciderSpec(mergeRequestDecider);
-const approve = (approver: HumanApprover, headSha = head, p = policy) => ({ type: 'ApproveMergeRequest' as const, data: { headSha, approver, policy: p, commit, now } });
+const approve = (approver: HumanApprover, headSha = head, p = policy) => ({ type: 'ApproveMergeRequest' as const, data: { headSha, approver, policy: p, commit, nowMs } });
 
 describe('merge request approval', () => {
   it('a human with fresh MFA approves the current head of an agent’s merge request', () => {
@@ -56,8 +57,8 @@ describe('merge request approval', () => {
   });
 
   it('an approval needs MFA verified within 15 minutes', () => {
-    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAt: '2026-11-25T11:44:00.000Z' })).thenThrows(MfaNotFreshError);
-    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAt: null })).thenThrows(MfaNotFreshError);
+    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: nowMs - 16 * 60_000 })).thenThrows(MfaNotFreshError);
+    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: null })).thenThrows(MfaNotFreshError);
   });
 
   it('required test runs must have passed on the current head', () => {
