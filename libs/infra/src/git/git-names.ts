@@ -49,5 +49,5 @@ export function assertIdentity(field: string, identity: GitIdentity): void {
 
 /** git's internal date format, in UTC, so the commit does not depend on the server's time zone. */
 export function gitDate(date: Date): string {
-  return `${Math.floor(date.getTime() / 1000)} +0000`;
+  return `@${Math.floor(date.getTime() / 1000)} +0000`;
 }

@@ -1,0 +1,893 @@
+/**
+ * Row-Level Security benchmark (docs/performance.md, "Row-Level Security").
+ *
+ *   npm run bench:rls
+ *   npx swc apps libs bench -d dist --quiet && node dist/bench/rls.bench.js
+ *
+ * On a fresh database (`bastion_bench_rls_<random>`: cluster roles bootstrapped, migrations applied, dropped at the
+ * end, also on failure or Ctrl-C) it loads 1,000,000 rows into the `tasks` read model across 1,000 organisations,
+ * gives each of a sample of them one member with a live session (rows in `authz.users`, `authz.organizations`,
+ * `authz.memberships`, `authz.sessions`; the session's `proof_hash` is the SHA-256 of `sessionProof(key, id)` under
+ * a key the benchmark holds), and measures "the latest 50 tasks of my organisation" at concurrency 8:
+ *
+ * - (a) `rls`: the real request helper — `withPrincipal(pool, session, org, …)` as `bastion_app`: begin,
+ *   `authz.begin(session, proof, org)`, the query under the `tasks_read` policy, commit;
+ * - (b) `limit`: the same transaction shape without RLS — begin, the same five `set_config(…, true)` calls in one
+ *   statement (authz.begin's round trip without its checks), the query, commit — as `bastion_projector`
+ *   (BYPASSRLS, SELECT on tasks), through `withoutPrincipal` (the helper's own transaction code);
+ * - (c) `autocommit`: the query alone, one statement, as `bastion_projector`.
+ *
+ * Experiments (`x:` rows; BENCH_EXPERIMENTS=0 skips them), in the same rounds:
+ * - `x: authz.begin, no policy`: the real authz.begin in the same transaction shape, as the superuser login (which
+ *   bypasses RLS even on FORCE'd tables): splits (a)'s cost into authz.begin's and the policies';
+ * - `x: (b) + pg_current_xact_id()`: (b) with a transaction id assigned, as authz.binding does in every request;
+ * - `x: lean authz.begin, no policy`: the first experiment with LEAN_FUNCTIONS (below) in place;
+ * - `x: one tasks policy`: (a) — the same helper, as bastion_app — with `tasks_read` and `tasks_read_assigned_agent`
+ *   folded into one policy with a single `org_id = (select …)` (ONE_TASKS_QUAL): as migrated, the two permissive
+ *   policies are OR'd, and the planner answers the OR with a BitmapOr over two indexes and a sort of the whole org;
+ * - `x: one tasks policy, lean authz functions`: the same, and the same checks with less repeated work in
+ *   authz.binding (PL/pgSQL instead of LANGUAGE sql, which is planned on every call), authz.begin (binds once,
+ *   checks membership without re-verifying the binding it has just set) and current_org_if (verifies once) —
+ *   LEAN_FUNCTIONS; it runs only while the migrated definitions are those it was written against (fingerprints).
+   These swap definitions in this benchmark's own database only (ALTER POLICY, CREATE OR REPLACE FUNCTION between
+ *   slices; the migrations' definitions, read from the catalogue, are restored before every slice that needs them),
+ *   and each configuration passes the sanity check first (same rows as the direct query, nothing across orgs or
+ *   without authz.begin, an agent sees exactly the tasks assigned to it).
+ *
+ * The machine is shared, so the variants run in time slices of BENCH_SLICE_MS on warmed-up pools of 8 connections,
+ * in mirrored order within a round (A B C C B A, reversed in odd rounds), and every ratio is the median of the
+ * per-round ratios. Then, diagnostics: the plan (`EXPLAIN (ANALYZE, BUFFERS)` inside a real authz.begin transaction),
+ * a per-round-trip latency breakdown at concurrency 1 (the variants interleaved request by request), and the
+ * `authz` functions' own times and calls per request from `pg_stat_user_functions` (track_functions = all, for this
+ * database only, in a phase of its own so the timing overhead stays out of the figures above).
+ *
+ * Knobs (environment): BENCH_DATABASE_URL (a superuser login; default DATABASE_URL, then
+ * postgres://postgres@127.0.0.1:5432/postgres), BENCH_ROWS (default 1000000), BENCH_SAMPLE_ORGS (orgs with a
+ * session, default 100), BENCH_ROUNDS (default 5), BENCH_SLICE_MS (default 2000: each variant runs two slices a
+ * round), BENCH_BREAKDOWN (requests per variant at concurrency 1, default 1000), BENCH_EXPERIMENTS=0.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Client, Pool } from 'pg';
+import { bootstrapRoles } from '../libs/infra/src/database/bootstrap-roles';
+import { migrate } from '../libs/infra/src/database/migrate';
+import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/role-urls';
+import { type SessionCredentials, withoutPrincipal, withPrincipal } from '../libs/infra/src/database/with-principal';
+import { sessionProof } from '../libs/infra/src/identity/session-proof';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------------------
+
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** At least 50 tasks an org: every request must return 50 rows. */
+const ROWS = Math.max(50 * 1000, Number(process.env.BENCH_ROWS ?? 1_000_000));
+const ORGS = 1000;
+const SAMPLE_ORGS = Math.min(ORGS, Math.max(1, Number(process.env.BENCH_SAMPLE_ORGS ?? 100)));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
+const SLICE_MS = Math.max(200, Number(process.env.BENCH_SLICE_MS ?? 2000));
+const BREAKDOWN = Math.max(10, Number(process.env.BENCH_BREAKDOWN ?? 1000));
+const EXPERIMENTS = process.env.BENCH_EXPERIMENTS !== '0';
+const CONCURRENCY = 8;
+const WARMUP_MS = 1000;
+
+const LATEST_TASKS = 'select * from tasks where org_id = $1 order by updated_at desc limit 50';
+
+/** What authz.begin sets, as plain settings: its round trip and its set_config calls, without its checks. */
+const SET_CONFIG = `select set_config('bastion.session_id', $1, true), set_config('bastion.principal_id', $2, true),
+  set_config('bastion.principal_type', 'human', true), set_config('bastion.org_id', $3, true),
+  set_config('bastion.binding', $4, true)`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Principal {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly session: SessionCredentials;
+  /** A stand-in for the binding authz.begin would set: 64 hex characters, like the real one. */
+  readonly fakeBinding: string;
+}
+
+/** The key the API would derive session proofs with; the database keeps only SHA-256 of each proof. */
+const PROOF_KEY = randomBytes(32);
+
+type Variant =
+  | 'rls'
+  | 'limit'
+  | 'autocommit'
+  | 'x: authz.begin, no policy'
+  | 'x: (b) + pg_current_xact_id()'
+  | 'x: lean authz.begin, no policy'
+  | 'x: one tasks policy'
+  | 'x: one tasks policy, lean authz functions';
+const LABEL: Record<Variant, string> = {
+  rls: '(a) withPrincipal, RLS (bastion_app)',
+  limit: '(b) same transaction, no RLS (bastion_projector)',
+  autocommit: '(c) autocommit query (bastion_projector)',
+  'x: authz.begin, no policy': 'x: authz.begin, no policy (superuser)',
+  'x: (b) + pg_current_xact_id()': 'x: (b) assigning a transaction id, as authz.binding does',
+  'x: lean authz.begin, no policy': 'x: lean authz.begin, no policy (superuser)',
+  'x: one tasks policy': 'x: (a) with the two tasks policies folded into one',
+  'x: one tasks policy, lean authz functions': 'x: (a) with one tasks policy and lean authz functions',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Experiments: definitions swapped in this benchmark's own database between slices (never in migrations/), and
+// the migrations' own definitions (read from the catalogue at start) restored before every slice that needs them.
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Config {
+  /** `migrations`: tasks_read OR tasks_read_assigned_agent, as migrated; `one`: the two folded into one. */
+  readonly policy: 'migrations' | 'one';
+  /** `migrations`: the authz functions as migrated; `lean`: LEAN_FUNCTIONS in their place. */
+  readonly functions: 'migrations' | 'lean';
+}
+
+const AS_MIGRATED: Config = { policy: 'migrations', functions: 'migrations' };
+/** The configuration each variant needs; null: it bypasses RLS and calls no authz function. */
+const CONFIG: Record<Variant, Config | null> = {
+  rls: AS_MIGRATED,
+  limit: null,
+  autocommit: null,
+  'x: authz.begin, no policy': AS_MIGRATED,
+  'x: (b) + pg_current_xact_id()': null,
+  'x: lean authz.begin, no policy': { policy: 'one', functions: 'lean' },
+  'x: one tasks policy': { policy: 'one', functions: 'migrations' },
+  'x: one tasks policy, lean authz functions': { policy: 'one', functions: 'lean' },
+};
+
+/**
+ * tasks_read OR tasks_read_assigned_agent, as one qual with a single `org_id = (select …)` the index can use: the
+ * org a human may view tasks in, else the agent's org; then a human sees every task there, an agent only those
+ * assigned to it. (current_org_if is NULL for agents, current_agent_org NULL for humans: no principal gets both.)
+ * "Is a human" is one boolean scalar: the planner estimates a bare boolean parameter at 0.5, where it estimates
+ * `(select current_principal_type()) = 'human'` at 0.005 — which again makes it expect one row and sort the org.
+ */
+const ONE_TASKS_QUAL = `org_id = (select coalesce(authz.current_org_if('task:view'), authz.current_agent_org()))
+  and ((select authz.current_principal_type() = 'human')
+       or (assignee_type = 'agent' and assignee_id = (select authz.current_principal())))`;
+
+/**
+ * The same checks and the same binding with less repeated work: authz.binding's expression in PL/pgSQL (its plan
+ * cached per session, where a LANGUAGE sql function with SECURITY DEFINER is planned on every call); authz.begin
+ * (as of 0009) computing the binding once instead of twice and checking membership for the session's own principal
+ * instead of through is_member → current_principal → current_session, which re-verifies the binding it has just
+ * set; current_org_if verifying the binding once (through current_org) instead of three times. `writtenAgainst`:
+ * the fingerprint of the migrated definition each replaces.
+ */
+const LEAN_FUNCTIONS: readonly { readonly signature: string; readonly writtenAgainst: string; readonly sql: string }[] = [
+  {
+    signature: 'authz.binding(text, text, text, text)',
+    writtenAgainst: 'bade700236368f6e',
+    sql: `
+create or replace function authz.binding(p_session text, p_principal text, p_type text, p_org text) returns text
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $fn$
+begin
+  return encode(extensions.hmac(
+           convert_to(concat_ws('|', p_session, p_principal, p_type, coalesce(p_org, ''), pg_current_xact_id()::text), 'UTF8'),
+           (select value from authz.secrets where name = 'transaction-binding'), 'sha256'), 'hex');
+end
+$fn$`,
+  },
+  {
+    signature: 'authz.begin(uuid, bytea, uuid)',
+    writtenAgainst: '0e4894896d7585a6',
+    sql: `
+create or replace function authz.begin(p_session uuid, p_proof bytea, p_org uuid default null)
+returns table (principal_type text, principal_id uuid, org_id uuid, mfa_at timestamptz)
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $fn$
+declare
+  s authz.sessions;
+begin
+  select * into s from authz.sessions where id = p_session;
+  if not found or s.revoked_at is not null or s.idle_expires_at <= now() or s.absolute_expires_at <= now()
+     or s.proof_hash <> extensions.digest(p_proof, 'sha256') then
+    raise exception 'session not live' using errcode = '28000';
+  end if;
+  if p_org is not null then
+    if (s.principal_type = 'agent' and s.org_id is distinct from p_org)
+       or (s.principal_type = 'human'
+           and not exists (select 1 from authz.memberships m where m.org_id = p_org and m.user_id = s.principal_id)
+           and not exists (select 1 from authz.organizations o join authz.provider_admins pa on pa.provider_id = o.provider_id
+                            where o.org_id = p_org and pa.user_id = s.principal_id)) then
+      raise exception 'not a member of this organisation' using errcode = 'BA004';
+    end if;
+    if s.principal_type = 'human' and exists (select 1 from authz.organizations o where o.org_id = p_org and o.mfa_required) then
+      if not authz.has_active_totp(s.principal_id) then
+        raise exception 'this organisation requires MFA: enrol first' using errcode = 'BA003';
+      end if;
+      if s.mfa_at is null then
+        raise exception 'this organisation requires an MFA-verified session' using errcode = 'BA001';
+      end if;
+    end if;
+  end if;
+  perform set_config('bastion.session_id', s.id::text, true), set_config('bastion.principal_id', s.principal_id::text, true),
+          set_config('bastion.principal_type', s.principal_type, true), set_config('bastion.org_id', coalesce(p_org::text, ''), true),
+          set_config('bastion.binding', authz.binding(s.id::text, s.principal_id::text, s.principal_type, coalesce(p_org::text, '')), true);
+  return query select s.principal_type, s.principal_id, s.org_id, s.mfa_at;
+end
+$fn$`,
+  },
+  {
+    signature: 'authz.current_org_if(text)',
+    writtenAgainst: '017ca03873d96d67',
+    sql: `
+create or replace function authz.current_org_if(p_permission text) returns uuid
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $fn$
+declare
+  v_org uuid := authz.current_org(); -- verifies the binding over session, principal, type and org, once
+  v_user uuid := nullif(current_setting('bastion.principal_id', true), '')::uuid;
+begin
+  if v_org is null or current_setting('bastion.principal_type', true) is distinct from 'human' then
+    return null;
+  end if;
+  if exists (select 1 from authz.memberships m join authz.role_permissions rp on rp.role = m.role
+              where m.org_id = v_org and m.user_id = v_user and rp.permission = p_permission)
+     or exists (select 1 from authz.organizations o
+                  join authz.provider_admins pa on pa.provider_id = o.provider_id
+                  join authz.role_permissions rp on rp.role = 'provider_admin'
+                 where o.org_id = v_org and pa.user_id = v_user and rp.permission = p_permission) then
+    return v_org;
+  end if;
+  return null;
+end
+$fn$`,
+  },
+];
+
+const fingerprint = (prosrc: string) => createHash('sha256').update(prosrc.replace(/\s+/g, ' ').trim()).digest('hex').slice(0, 16);
+
+class Configurator {
+  private current: Config = AS_MIGRATED;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly originalFunctions: readonly string[],
+    private readonly originalQuals: ReadonlyMap<string, string>,
+    /** Why an experiment cannot run on these migrations, if it cannot. */
+    readonly cannotFold: string | null,
+    readonly cannotLean: string | null,
+  ) {}
+
+  static async open(adminUrl: string): Promise<Configurator> {
+    const client = new Client({ connectionString: adminUrl });
+    await client.connect();
+    const originals: string[] = [];
+    const changed: string[] = [];
+    for (const f of LEAN_FUNCTIONS) {
+      const { rows } = await client.query<{ def: string; src: string }>(
+        'select pg_get_functiondef(oid) as def, prosrc as src from pg_proc where oid = $1::regprocedure',
+        [f.signature],
+      );
+      originals.push(rows[0]!.def);
+      if (fingerprint(rows[0]!.src) !== f.writtenAgainst) changed.push(`${f.signature} (now ${fingerprint(rows[0]!.src)})`);
+    }
+    const policies = await client.query<{ policyname: string; qual: string }>(
+      `select policyname, qual from pg_policies where schemaname = 'public' and tablename = 'tasks'`,
+    );
+    const quals = new Map(policies.rows.map((r) => [r.policyname, r.qual]));
+    const cannotFold =
+      quals.size === 2 && quals.has('tasks_read') && quals.has('tasks_read_assigned_agent')
+        ? null
+        : `the tasks policies are no longer tasks_read and tasks_read_assigned_agent (${[...quals.keys()].join(', ')})`;
+    const cannotLean = changed.length ? `the migrations changed ${changed.join(', ')} since LEAN_FUNCTIONS were written` : null;
+    return new Configurator(client, originals, quals, cannotFold, cannotLean);
+  }
+
+  async apply(config: Config | null): Promise<void> {
+    if (!config || (config.policy === this.current.policy && config.functions === this.current.functions)) return;
+    const statements: string[] = [];
+    if (config.functions !== this.current.functions) {
+      statements.push(...(config.functions === 'lean' ? LEAN_FUNCTIONS.map((f) => f.sql) : this.originalFunctions));
+    }
+    if (config.policy !== this.current.policy) {
+      if (config.policy === 'one') {
+        statements.push(`alter policy tasks_read on tasks using (${ONE_TASKS_QUAL})`);
+        // Permissive policies are OR'd; the planner folds `… OR false` away.
+        statements.push('alter policy tasks_read_assigned_agent on tasks using (false)');
+      } else {
+        for (const [name, qual] of this.originalQuals) statements.push(`alter policy ${name} on tasks using (${qual})`);
+      }
+    }
+    await this.client.query('begin');
+    try {
+      for (const sql of statements) await this.client.query(sql);
+      await this.client.query('commit');
+    } catch (error) {
+      await this.client.query('rollback');
+      throw error;
+    }
+    this.current = config;
+  }
+
+  async close(): Promise<void> {
+    await this.client.end();
+  }
+}
+
+interface Pools {
+  readonly app: Pool;
+  readonly projector: Pool;
+  readonly admin: Pool | null;
+}
+
+type Op = (p: Principal) => Promise<number>;
+
+function ops(pools: Pools, experiments: { fold: boolean; lean: boolean }): Map<Variant, Op> {
+  const m = new Map<Variant, Op>();
+  const rls: Op = async (p) =>
+    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0);
+  m.set('rls', rls);
+  m.set('limit', async (p) =>
+    withoutPrincipal(pools.projector, async (tx) => {
+      await tx.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
+      return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
+    }),
+  );
+  m.set('autocommit', async (p) => (await pools.projector.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0);
+  if (pools.admin) {
+    const admin = pools.admin;
+    const beginNoPolicy: Op = async (p) =>
+      withoutPrincipal(admin, async (tx) => {
+        await tx.query('select * from authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]);
+        return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
+      });
+    m.set('x: authz.begin, no policy', beginNoPolicy);
+    m.set('x: (b) + pg_current_xact_id()', async (p) =>
+      withoutPrincipal(pools.projector, async (tx) => {
+        await tx.query(`${SET_CONFIG}, pg_current_xact_id()`, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
+        return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
+      }),
+    );
+    if (experiments.fold && experiments.lean) m.set('x: lean authz.begin, no policy', beginNoPolicy);
+    // The real request helper, unchanged: only the database's definitions differ (CONFIG).
+    if (experiments.fold) m.set('x: one tasks policy', rls);
+    if (experiments.fold && experiments.lean) m.set('x: one tasks policy, lean authz functions', rls);
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Slice {
+  readonly queries: number;
+  readonly ms: number;
+  readonly latencies: number[];
+}
+
+const qps = (s: Slice) => (s.queries / s.ms) * 1000;
+
+function pick<T>(items: readonly T[]): T {
+  return items[Math.floor(Math.random() * items.length)]!;
+}
+
+/** CONCURRENCY workers each run `op` back to back until `ms` have passed; every op must return 50 rows. */
+async function runSlice(op: Op, principals: readonly Principal[], ms: number): Promise<Slice> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + ms;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const rows = await op(pick(principals));
+        latencies.push(performance.now() - t0);
+        if (rows !== 50) throw new Error(`expected 50 rows, got ${rows}`);
+      }
+    }),
+  );
+  return { queries: latencies.length, ms: performance.now() - started, latencies };
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const fmt = (v: number, digits = 0) => v.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmtMs = (v: number) => v.toFixed(2);
+const fmtRatio = (v: number) => `${v.toFixed(2)}×`;
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Database set-up and clean-up
+// ---------------------------------------------------------------------------------------------------------------
+
+async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let createdDatabase: string | null = null;
+let interrupted = false;
+
+async function createDatabase(name: string): Promise<string> {
+  if (!/^bastion_bench_rls_[a-z0-9]+$/.test(name)) throw new Error(`Refusing to create ${name}`);
+  createdDatabase = name;
+  await withClient(ADMIN_URL, (c) => c.query(`create database ${name}`));
+  return withDatabase(ADMIN_URL, name);
+}
+
+async function dropDatabase(): Promise<void> {
+  const name = createdDatabase;
+  createdDatabase = null;
+  if (!name) return;
+  try {
+    await withClient(ADMIN_URL, (c) => c.query(`drop database if exists ${name} with (force)`));
+    console.log(`dropped database ${name}`);
+  } catch (error) {
+    console.error(`could not drop database ${name}: ${(error as Error).message}`);
+  }
+}
+
+function openPool(url: string, max: number): Pool {
+  // Connections stay open between slices: no variant pays for a reconnect.
+  const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: 0 });
+  pool.on('error', (error) => {
+    if (!interrupted) console.error(`idle connection error: ${error.message}`);
+  });
+  return pool;
+}
+
+/**
+ * 1,000 organisations; ROWS tasks over two years, inserted in creation order (organisations interleaved, as a live
+ * projector would write them). Most tasks are last updated soon after creation, some much later (updated_at =
+ * created_at + (now − created_at)·u⁴), so an org's latest 50 by updated_at are spread over the heap.
+ */
+async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agent: Principal }> {
+  return withClient(adminUrl, async (c) => {
+    await c.query(`set maintenance_work_mem = '256MB'`);
+    await c.query(`set work_mem = '256MB'`);
+    await c.query(`create temporary table bench_orgs as
+                     select n, gen_random_uuid() as org_id from generate_series(0, ${ORGS - 1}) as n`);
+    await c.query(`insert into authz.organizations (org_id, created_at)
+                     select org_id, now() - interval '3 years' from bench_orgs`);
+    let t = performance.now();
+    await c.query(
+      `insert into tasks (org_id, task_id, title, description, status, position, assignee_type, assignee_id,
+                          created_by, created_at, updated_at)
+       select o.org_id, gen_random_uuid(), 'Task ' || g || ': make the payment retries idempotent',
+              repeat(md5(g::text), 6), (array['todo', 'in_progress', 'review', 'done'])[1 + g % 4], g / ${ORGS},
+              case g % 3 when 0 then 'agent' when 1 then 'human' end,
+              case when g % 3 < 2 then gen_random_uuid() end, o.org_id, c.created_at,
+              c.created_at + (now() - c.created_at) * power(random(), 4)
+         from generate_series(1, $1::int) as g
+         join bench_orgs o on o.n = g % ${ORGS}
+         cross join lateral (select now() - interval '730 days' * (1 - g::float8 / $1) - random() * interval '1 hour'
+                               as created_at) c
+        order by g`,
+      [ROWS],
+    );
+    console.log(`loaded ${fmt(ROWS)} tasks in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    await c.query('vacuum (analyze) tasks');
+    console.log(`vacuum analyze in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+    // One member with a live session in each sampled organisation.
+    const { rows: orgs } = await c.query<{ org_id: string }>(`select org_id from bench_orgs order by n limit ${SAMPLE_ORGS}`);
+    const principals: Principal[] = orgs.map(({ org_id }) => {
+      const sessionId = randomUUID();
+      return {
+        orgId: org_id,
+        userId: randomUUID(),
+        session: { sessionId, proof: sessionProof(PROOF_KEY, sessionId) },
+        fakeBinding: randomBytes(32).toString('hex'),
+      };
+    });
+    const ids = principals.map((p) => p.userId);
+    await c.query(
+      `insert into authz.users (id, email, email_normalized, display_name, email_verified_at, created_at)
+       select u, 'bench-' || u || '@example.test', 'bench-' || u || '@example.test', 'Bench member', now(), now()
+         from unnest($1::uuid[]) as u`,
+      [ids],
+    );
+    await c.query(
+      `insert into authz.memberships (org_id, user_id, role) select o, u, 'member' from unnest($1::uuid[], $2::uuid[]) as t(o, u)`,
+      [principals.map((p) => p.orgId), ids],
+    );
+    await c.query(
+      `insert into authz.sessions (id, principal_type, principal_id, rotated_at, amr, proof_hash, created_at,
+                                   idle_expires_at, absolute_expires_at)
+       select s, 'human', u, now(), '{pwd}', h, now(), now() + interval '1 day', now() + interval '7 days'
+         from unnest($1::uuid[], $2::uuid[], $3::bytea[]) as t(s, u, h)`,
+      [
+        principals.map((p) => p.session.sessionId),
+        ids,
+        principals.map((p) => createHash('sha256').update(p.session.proof).digest()),
+      ],
+    );
+    // An agent of the first sampled org with a session, and three of that org's tasks assigned to it: the sanity
+    // check proves that every configuration the benchmark measures still shows an agent exactly those three.
+    const owner = principals[0]!;
+    const agentSessionId = randomUUID();
+    const agent: Principal = {
+      orgId: owner.orgId,
+      userId: randomUUID(),
+      session: { sessionId: agentSessionId, proof: sessionProof(PROOF_KEY, agentSessionId) },
+      fakeBinding: randomBytes(32).toString('hex'),
+    };
+    await c.query(`insert into authz.agents (id, org_id, name, created_by) values ($1, $2, 'bench agent', $3)`, [
+      agent.userId,
+      agent.orgId,
+      owner.userId,
+    ]);
+    await c.query(
+      `insert into authz.sessions (id, principal_type, principal_id, org_id, rotated_at, amr, proof_hash, created_at,
+                                   idle_expires_at, absolute_expires_at)
+       values ($1, 'agent', $2, $3, now(), '{agent_key}', $4, now(), now() + interval '1 day', now() + interval '7 days')`,
+      [agent.session.sessionId, agent.userId, agent.orgId, createHash('sha256').update(agent.session.proof).digest()],
+    );
+    await c.query(
+      `update tasks set assignee_type = 'agent', assignee_id = $1
+        where (org_id, task_id) in (select org_id, task_id from tasks where org_id = $2 order by updated_at desc offset 10 limit 3)`,
+      [agent.userId, agent.orgId],
+    );
+    await c.query('analyze authz.users, authz.memberships, authz.sessions, authz.organizations, authz.agents');
+    const size = await c.query<{ heap: string; idx: string }>(
+      `select pg_size_pretty(pg_table_size('tasks')) as heap, pg_size_pretty(pg_indexes_size('tasks')) as idx`,
+    );
+    console.log(`tasks: ${size.rows[0]!.heap} heap, ${size.rows[0]!.idx} indexes; ${principals.length} orgs with a member session`);
+    return { principals, agent };
+  });
+}
+
+/**
+ * Before measuring a configuration: withPrincipal returns the same 50 rows as the direct query, nothing of another
+ * org, nothing without authz.begin, and to the agent exactly the three tasks assigned to it.
+ */
+async function sanityCheck(pools: Pools, principals: readonly Principal[], agent: Principal, label: string): Promise<void> {
+  const p = principals[0]!;
+  const ids = (rows: { task_id: string }[]) => rows.map((r) => r.task_id).sort().join();
+  const viaRls = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST_TASKS, [p.orgId])).rows);
+  const direct = (await pools.projector.query<{ task_id: string }>(LATEST_TASKS, [p.orgId])).rows;
+  if (viaRls.length !== 50 || ids(viaRls) !== ids(direct)) throw new Error(`${label}: withPrincipal and the direct query disagree`);
+  const other = principals[1]!;
+  const foreign = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST_TASKS, [other.orgId])).rowCount);
+  const anonymous = (await pools.app.query(LATEST_TASKS, [p.orgId])).rowCount;
+  if (foreign !== 0 || anonymous !== 0) throw new Error(`${label}: RLS leaked ${foreign} foreign, ${anonymous} anonymous rows`);
+  const intoOther = await withPrincipal(pools.app, p.session, other.orgId, async () => 'admitted').catch(
+    (error: { code?: string }) => error.code,
+  );
+  if (intoOther !== 'BA004') throw new Error(`${label}: authz.begin into another org gave ${intoOther}, not BA004`);
+  const all = 'select task_id from tasks where org_id = $1';
+  const agentSees = await withPrincipal(pools.app, agent.session, agent.orgId, async (tx) => (await tx.query<{ task_id: string }>(all, [agent.orgId])).rows);
+  const assigned = (
+    await pools.projector.query<{ task_id: string }>(`${all} and assignee_type = 'agent' and assignee_id = $2`, [agent.orgId, agent.userId])
+  ).rows;
+  if (assigned.length !== 3 || ids(agentSees) !== ids(assigned)) {
+    throw new Error(`${label}: the agent sees ${agentSees.length} tasks, not its ${assigned.length} assigned ones`);
+  }
+  console.log(
+    `sanity (${label}): a member sees the org's latest 50 (as the direct query), another org's and no principal's: 0, ` +
+      'the agent: its 3; authz.begin into another org: BA004',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Diagnostics
+// ---------------------------------------------------------------------------------------------------------------
+
+async function explainPlan(pools: Pools, p: Principal): Promise<string> {
+  return withPrincipal(pools.app, p.session, p.orgId, async (tx) => {
+    const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${LATEST_TASKS}`, [p.orgId]);
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  });
+}
+
+/** Milliseconds of each round trip of one request, on a dedicated connection. */
+type Steps = Record<string, number>;
+
+async function timed(steps: Steps, name: string, fn: () => Promise<unknown>): Promise<void> {
+  const t0 = performance.now();
+  await fn();
+  steps[name] = performance.now() - t0;
+}
+
+/**
+ * Concurrency 1, one dedicated connection per variant, the variants interleaved request by request: where a
+ * request's time goes, round trip by round trip.
+ */
+async function breakdown(urls: { app: string; projector: string; admin: string }, principals: readonly Principal[]): Promise<string> {
+  const app = new Client({ connectionString: urls.app });
+  const projector = new Client({ connectionString: urls.projector });
+  const admin = new Client({ connectionString: urls.admin });
+  await Promise.all([app.connect(), projector.connect(), admin.connect()]);
+  try {
+    const runs: Record<string, Steps[]> = { rls: [], limit: [], autocommit: [], 'x: authz.begin, no policy': [] };
+    const one = {
+      rls: async (p: Principal, s: Steps) => {
+        await timed(s, 'begin', () => app.query('begin'));
+        await timed(s, 'authz.begin / set_config', () => app.query('select * from authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
+        await timed(s, 'query', () => app.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'commit', () => app.query('commit'));
+      },
+      limit: async (p: Principal, s: Steps) => {
+        await timed(s, 'begin', () => projector.query('begin'));
+        await timed(s, 'authz.begin / set_config', () => projector.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
+        await timed(s, 'query', () => projector.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'commit', () => projector.query('commit'));
+      },
+      autocommit: async (p: Principal, s: Steps) => {
+        await timed(s, 'query', () => projector.query(LATEST_TASKS, [p.orgId]));
+      },
+      'x: authz.begin, no policy': async (p: Principal, s: Steps) => {
+        await timed(s, 'begin', () => admin.query('begin'));
+        await timed(s, 'authz.begin / set_config', () => admin.query('select * from authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
+        await timed(s, 'query', () => admin.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'commit', () => admin.query('commit'));
+      },
+    } as const;
+    const names = Object.keys(one) as (keyof typeof one)[];
+    for (let i = 0; i < BREAKDOWN + 50; i += 1) {
+      const p = pick(principals);
+      for (const name of i % 2 ? [...names].reverse() : names) {
+        const s: Steps = {};
+        const t0 = performance.now();
+        await one[name](p, s);
+        s.total = performance.now() - t0;
+        if (i >= 50) runs[name]!.push(s); // the first 50 warm up
+      }
+    }
+    const cols = ['begin', 'authz.begin / set_config', 'query', 'commit', 'total'];
+    const lines = [
+      `| variant (c=1, median ms over ${BREAKDOWN}) | ${cols.join(' | ')} |`,
+      `|---|${cols.map(() => '---:').join('|')}|`,
+    ];
+    for (const name of names) {
+      const med = (col: string) => {
+        const values = runs[name]!.map((s) => s[col]).filter((v): v is number => v !== undefined);
+        return values.length ? fmtMs(median(values)) : '—';
+      };
+      lines.push(`| ${LABEL[name]} | ${cols.map(med).join(' | ')} |`);
+    }
+    return lines.join('\n');
+  } finally {
+    await Promise.all([app.end(), projector.end(), admin.end()]);
+  }
+}
+
+/**
+ * The authz functions' calls and times per request: `track_functions = all` for this database only (new
+ * connections), N requests through withPrincipal at concurrency 1, the connection closed (which flushes its
+ * statistics), then pg_stat_user_functions.
+ */
+async function functionStats(
+  adminUrl: string,
+  appUrl: string,
+  dbName: string,
+  principals: readonly Principal[],
+  label: string,
+): Promise<string> {
+  const n = Math.max(200, Math.round(BREAKDOWN / 2));
+  await withClient(adminUrl, async (c) => {
+    await c.query(`alter database ${dbName} set track_functions = 'all'`);
+    await c.query('select pg_stat_reset()');
+  });
+  const pool = openPool(appUrl, 1);
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < n; i += 1) {
+      const p = pick(principals);
+      await withPrincipal(pool, p.session, p.orgId, (tx) => tx.query(LATEST_TASKS, [p.orgId]));
+    }
+  } finally {
+    await pool.end();
+  }
+  const perRequestMs = (performance.now() - t0) / n;
+  // The backend flushes its counters when it exits; wait for them to arrive.
+  let rows: { fn: string; calls: string; total: number; self: number }[] = [];
+  await withClient(adminUrl, async (c) => {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      await c.query('select pg_stat_clear_snapshot()');
+      ({ rows } = await c.query(
+        `select schemaname || '.' || funcname as fn, calls, total_time as total, self_time as self
+           from pg_stat_user_functions order by total_time desc`,
+      ));
+      const begin = rows.find((r) => r.fn === 'authz.begin');
+      if (begin && Number(begin.calls) >= n) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await c.query(`alter database ${dbName} reset track_functions`);
+  });
+  const lines = [
+    `${label}: ${n} requests through withPrincipal at c=1 with track_functions = all (${fmtMs(perRequestMs)} ms a request, timing overhead included):`,
+    '',
+    '| function | calls / request | total µs / call | self µs / call | total µs / request |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const calls = Number(r.calls);
+    if (calls === 0) continue;
+    lines.push(
+      `| ${r.fn} | ${(calls / n).toFixed(2)} | ${fmt((r.total * 1000) / calls, 1)} | ${fmt((r.self * 1000) / calls, 1)} | ${fmt((r.total * 1000) / n, 1)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------------------------
+
+async function serverFacts(): Promise<string> {
+  return withClient(ADMIN_URL, async (c) => {
+    const { rows } = await c.query<Record<string, string>>(
+      `select current_setting('server_version') as v, current_setting('shared_buffers') as sb,
+              current_setting('synchronous_commit') as sc, current_setting('jit') as jit`,
+    );
+    const r = rows[0]!;
+    return `PostgreSQL ${r.v} (shared_buffers=${r.sb}, synchronous_commit=${r.sc}, jit=${r.jit})`;
+  });
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(
+    `Bastion RLS benchmark, ${new Date().toISOString()}\n` +
+      `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ` +
+      `load ${load()}; ${await serverFacts()} at ${redactUrl(ADMIN_URL)}\n` +
+      `rows=${fmt(ROWS)}, orgs=${ORGS}, sampled orgs=${SAMPLE_ORGS}, concurrency=${CONCURRENCY}, rounds=${ROUNDS}, ` +
+      `slice=${SLICE_MS} ms (two per variant per round), experiments=${EXPERIMENTS ? 'on' : 'off'}`,
+  );
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\n${signal}: dropping the benchmark database`);
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
+    void dropDatabase().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let pools: Pools | null = null;
+  let configurator: Configurator | null = null;
+  try {
+    const dbName = `bastion_bench_rls_${randomBytes(4).toString('hex')}`;
+    const adminUrl = await createDatabase(dbName);
+    await bootstrapRoles(ADMIN_URL);
+    const { applied } = await migrate(adminUrl);
+    console.log(`database ${dbName}: ${applied.length} migrations, the last ${applied[applied.length - 1] ?? '—'}`);
+    const { principals, agent } = await load1M(adminUrl);
+    configurator = await Configurator.open(adminUrl);
+    const fold = EXPERIMENTS && !configurator.cannotFold;
+    const lean = EXPERIMENTS && !configurator.cannotLean;
+    if (EXPERIMENTS && configurator.cannotFold) console.log(`experiments off: ${configurator.cannotFold}`);
+    if (EXPERIMENTS && configurator.cannotLean) console.log(`lean-functions experiment off: ${configurator.cannotLean}`);
+
+    const urls = { app: roleUrl(adminUrl, 'bastion_app'), projector: roleUrl(adminUrl, 'bastion_projector'), admin: adminUrl };
+    pools = {
+      app: openPool(urls.app, CONCURRENCY),
+      projector: openPool(urls.projector, CONCURRENCY),
+      admin: EXPERIMENTS ? openPool(urls.admin, CONCURRENCY) : null,
+    };
+    const variants = ops(pools, { fold, lean });
+    const names = [...variants.keys()];
+    const configsUsed = new Map<string, Config>();
+    for (const name of names) {
+      const config = CONFIG[name];
+      if (config) configsUsed.set(`policy: ${config.policy}, functions: ${config.functions}`, config);
+    }
+    for (const [label, config] of configsUsed) {
+      await configurator.apply(config);
+      await sanityCheck(pools, principals, agent, label);
+    }
+
+    const slice = async (name: Variant, ms: number) => {
+      await configurator!.apply(CONFIG[name]);
+      return runSlice(variants.get(name)!, principals, ms);
+    };
+    for (const name of names) await slice(name, WARMUP_MS);
+
+    const results = new Map<Variant, Slice[]>(names.map((n) => [n, []]));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const forward = round % 2 === 0 ? names : [...names].reverse();
+      const perRound = new Map<Variant, Slice>();
+      for (const name of [...forward, ...[...forward].reverse()]) {
+        const s = await slice(name, SLICE_MS);
+        const prev = perRound.get(name);
+        perRound.set(name, prev ? { queries: prev.queries + s.queries, ms: prev.ms + s.ms, latencies: prev.latencies.concat(s.latencies) } : s);
+      }
+      for (const [name, s] of perRound) results.get(name)!.push(s);
+      const r = (n: Variant) => qps(perRound.get(n)!);
+      console.log(
+        `round ${round + 1}: ` + names.map((n) => `${n} ${fmt(r(n))}/s`).join(', ') +
+          ` — a/b ${fmtRatio(r('rls') / r('limit'))}, b/c ${fmtRatio(r('limit') / r('autocommit'))} (load ${load()})`,
+      );
+    }
+
+    const perRoundRatio = (x: Variant, y: Variant) => results.get(x)!.map((s, i) => qps(s) / qps(results.get(y)![i]!));
+    const lines = [
+      `| variant (c=${CONCURRENCY}) | queries/s (median of ${ROUNDS} rounds) | p50 ms | p99 ms |`,
+      '|---|---:|---:|---:|',
+    ];
+    for (const name of names) {
+      const slices = results.get(name)!;
+      const all = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+      lines.push(`| ${LABEL[name]} | ${fmt(median(slices.map(qps)))} | ${fmtMs(quantile(all, 0.5))} | ${fmtMs(quantile(all, 0.99))} |`);
+    }
+    const ratioLine = (label: string, x: Variant, y: Variant) => {
+      const rs = perRoundRatio(x, y);
+      return `| ${label} | ${fmtRatio(median(rs))} | ${rs.map((v) => v.toFixed(2)).join(' ')} |`;
+    };
+    const ratioLines = [
+      '| ratio (median of per-round ratios) | median | per round |',
+      '|---|---:|---|',
+      ratioLine('(a) / (b): RLS vs the same transaction without it — target ≥ 0.80×', 'rls', 'limit'),
+      ratioLine('(b) / (c): the transaction shape vs one autocommit statement', 'limit', 'autocommit'),
+      ratioLine('(a) / (c)', 'rls', 'autocommit'),
+    ];
+    if (variants.has('x: authz.begin, no policy')) {
+      ratioLines.push(ratioLine('x: authz.begin, no policy / (b): authz.begin vs plain set_config', 'x: authz.begin, no policy', 'limit'));
+      ratioLines.push(ratioLine('(a) / x: authz.begin, no policy: the policies alone', 'rls', 'x: authz.begin, no policy'));
+      ratioLines.push(ratioLine('x: (b) + pg_current_xact_id() / (b): a transaction id per request', 'x: (b) + pg_current_xact_id()', 'limit'));
+    }
+    if (variants.has('x: lean authz.begin, no policy')) {
+      ratioLines.push(ratioLine('x: lean authz.begin, no policy / (b)', 'x: lean authz.begin, no policy', 'limit'));
+    }
+    if (variants.has('x: one tasks policy')) {
+      ratioLines.push(ratioLine('x: one tasks policy / (b)', 'x: one tasks policy', 'limit'));
+      ratioLines.push(ratioLine('x: one tasks policy / (a)', 'x: one tasks policy', 'rls'));
+    }
+    if (variants.has('x: one tasks policy, lean authz functions')) {
+      ratioLines.push(ratioLine('x: one tasks policy, lean authz functions / (b)', 'x: one tasks policy, lean authz functions', 'limit'));
+      ratioLines.push(
+        ratioLine('x: one tasks policy, lean authz functions / x: one tasks policy', 'x: one tasks policy, lean authz functions', 'x: one tasks policy'),
+      );
+    }
+    const verdict = median(perRoundRatio('rls', 'limit')) >= 0.8 ? 'met' : 'NOT met';
+
+    const plans: string[] = [];
+    for (const [label, config] of configsUsed) {
+      if (config.functions !== 'migrations') continue; // the functions do not change the plan
+      await configurator.apply(config);
+      plans.push(`${label}:\n\n${await explainPlan(pools, principals[0]!)}`);
+    }
+    await Promise.all([pools.app.end(), pools.projector.end(), pools.admin?.end()]);
+    pools = null;
+    await configurator.apply(AS_MIGRATED);
+    const steps = await breakdown(urls, principals);
+    const fnStats = [await functionStats(adminUrl, urls.app, dbName, principals, 'as migrated')];
+    if (fold && lean) {
+      await configurator.apply({ policy: 'one', functions: 'lean' });
+      fnStats.push(await functionStats(adminUrl, urls.app, dbName, principals, 'one tasks policy, lean authz functions'));
+    }
+
+    console.log(`\n"Latest 50 tasks of my org", ${fmt(ROWS)} tasks in ${ORGS} orgs, concurrency ${CONCURRENCY}:\n`);
+    console.log(lines.join('\n'));
+    console.log('');
+    console.log(ratioLines.join('\n'));
+    console.log(`\nTarget (a)/(b) ≥ 0.80×: ${verdict}.`);
+    console.log(`\nEXPLAIN (ANALYZE, BUFFERS) inside a real authz.begin transaction (bastion_app), ${plans.join('\n\n')}`);
+    console.log(`\nLatency breakdown by round trip (as migrated):\n\n${steps}`);
+    console.log(`\n${fnStats.join('\n\n')}`);
+    console.log(`\nTotal time ${((performance.now() - started) / 1000).toFixed(0)} s, load ${load()}.`);
+  } finally {
+    if (pools) await Promise.allSettled([pools.app.end(), pools.projector.end(), pools.admin?.end()]);
+    await configurator?.close().catch(() => undefined);
+    await dropDatabase();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

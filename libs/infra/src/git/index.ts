@@ -1,0 +1,14 @@
+export * from './ci-config';
+export * from './fast-forward';
+export * from './git-errors';
+export type { GitIdentity } from './git-names';
+export { MAIN_REF, ZERO_OID, isObjectId, isUuid } from './git-names';
+export type { HookOptions } from './hooks/install-hooks';
+export { hooksInstalled, installHooks } from './hooks/install-hooks';
+export type { PreReceiveRequestBody, PreReceiveResponseBody } from './hooks/pre-receive.hook';
+export { MERGE_TOKEN_FILE } from './hooks/reference-transaction.hook';
+export * from './merge';
+export * from './push-policy';
+export * from './repository-store';
+export * from './sandbox';
+export * from './smart-http';
