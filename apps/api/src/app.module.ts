@@ -7,13 +7,14 @@ import { type ApiInfrastructure, InfrastructureModule } from './infrastructure.m
 import { LiveModule } from './live/live.module';
 import { AuditModule } from './audit/audit.module';
 import { SecurityModule } from './security/security.module';
+import { CodeModule } from './code/code.module';
 
 @Module({})
 export class AppModule {
   static with(infra: ApiInfrastructure): DynamicModule {
     return {
       module: AppModule,
-      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule, AuditModule, SecurityModule],
+      imports: [DiscoveryModule, InfrastructureModule.forRoot(infra), IdentityModule, LiveModule, AuditModule, SecurityModule, CodeModule],
       controllers: [HealthController],
       // Deny by default: every route needs a valid access token unless it says @Public().
       providers: [{ provide: APP_GUARD, useClass: AuthenticationGuard }],

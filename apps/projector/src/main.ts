@@ -18,6 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { onShutdown } from '@bastion/infra/runtime/shutdown';
 import { enqueueProvisioningWhenOrganizationCreated } from './organization/enqueue-provisioning-when-organization-created.reactor';
 import { PROJECTIONS } from './projections';
+import { enqueueMergeWhenMergeRequestApproved } from './code/enqueue-merge-when-merge-request-approved.reactor';
 import { replay } from './replay';
 
 /**
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
     handles: ['SessionRevoked', 'RefreshTokenReuseDetected'],
     react: async (event) => publishChanges(redis, config.REDIS_PREFIX, revocationsOf([event])),
   };
-  const runners = [...PROJECTIONS, enqueueProvisioningWhenOrganizationCreated(provisioning), revocations].map(
+  const merges = new JobQueue(QUEUES.merges, redis, config.REDIS_PREFIX);
+  const runners = [...PROJECTIONS, enqueueProvisioningWhenOrganizationCreated(provisioning), revocations, enqueueMergeWhenMergeRequestApproved(store, merges)].map(
     (consumer) => new ProjectionRunner(pool, store, consumer, { logger, onCommitted }),
   );
   runners.forEach((r) => r.start());
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
     sealerRedis.forEach((r) => r.disconnect());
     await sealerPool?.end();
     await provisioning.close();
+    await merges.close();
     redis.disconnect();
     await store.close();
     await pool.end();

@@ -5,6 +5,7 @@ import { orgInvitationsProjection } from './organization/org-invitations.project
 import { orgMembersProjection } from './organization/org-members.projection';
 import { organizationsProjection } from './organization/organizations.projection';
 import { tasksProjection } from './task/tasks.projection';
+import { mergeRequestsProjection, repositoriesProjection } from './code/code.projection';
 
 /** Every read model the projector maintains, by name (the names `rebuild` accepts). */
 export const PROJECTIONS: readonly Projection[] = [
@@ -14,4 +15,6 @@ export const PROJECTIONS: readonly Projection[] = [
   orgInvitationsProjection,
   agentsProjection,
   tasksProjection,
+  repositoriesProjection,
+  mergeRequestsProjection,
 ];

@@ -3,7 +3,10 @@ import { loadConfig } from '@bastion/infra/config/config';
 import { openRolePool } from '@bastion/infra/database/pools';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
 import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
-import { bullPrefix, type ProvisionOrganizationJob, QUEUES, type SignInThrottleReportJob } from '@bastion/infra/queue/queues';
+import { bullPrefix, type MergeJob, type ProvisionOrganizationJob, QUEUES, type SignInThrottleReportJob } from '@bastion/infra/queue/queues';
+import { projectRoot } from '@bastion/infra/config/project-root';
+import { isAbsolute, join } from 'node:path';
+import { mergeApprovedRequest } from './code/merge.processor';
 import { openRedis } from '@bastion/infra/queue/redis';
 import { JsonLogger } from '@bastion/infra/runtime/logger';
 import { onShutdown } from '@bastion/infra/runtime/shutdown';
@@ -31,7 +34,13 @@ async function main(): Promise<void> {
     async (job: Job<SignInThrottleReportJob>) => reportSignInThrottle(store, limiter, job.data),
     { connection: redis, prefix: bullPrefix(config.REDIS_PREFIX), concurrency: config.WORKER_CONCURRENCY },
   );
-  const workers = [provisioning, throttleReports];
+  const reposRoot = isAbsolute(config.REPOS_ROOT) ? config.REPOS_ROOT : join(projectRoot(), config.REPOS_ROOT);
+  const merges = new Worker<MergeJob>(QUEUES.merges, async (job: Job<MergeJob>) => mergeApprovedRequest(store, reposRoot, job.data), {
+    connection: redis,
+    prefix: bullPrefix(config.REDIS_PREFIX),
+    concurrency: 1, // one merge at a time per worker: each is a compare-and-swap on main anyway
+  });
+  const workers = [provisioning, throttleReports, merges];
   for (const worker of workers) {
     worker.on('completed', (job, result) => logger.info('job completed', { queue: job.queueName, jobId: job.id, result }));
     worker.on('failed', (job, error) =>

@@ -29,6 +29,15 @@ const DOMAIN_STATUS: Record<string, number> = {
   'TASK.INVALID': 422,
   'TASK.NOT_ASSIGNED_TO_AGENT': 403,
   'TASK.AGENT_CANNOT_ASSIGN': 403,
+  'MR.NOT_FOUND': 404,
+  'MR.CLOSED': 409,
+  'MR.AGENT_CANNOT_APPROVE': 403,
+  'MR.STALE_HEAD': 409,
+  'MR.SELF_APPROVAL': 403,
+  'MR.MFA_NOT_FRESH': 403,
+  'MR.TESTS_REQUIRED': 409,
+  'MR.ALREADY_APPROVED': 409,
+  'MR.INVALID': 422,
 };
 
 function fromHttpException(exception: HttpException): Problem {

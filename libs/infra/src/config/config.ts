@@ -68,6 +68,10 @@ export const configSchema = z
     /** Fernet keys for TOTP secrets at rest (comma-separated; first encrypts). Development generates one. */
     FERNET_KEYS: z.string().optional(),
     FERNET_KEYS_FILE: z.string().default('.data/keys/fernet'),
+    /** Bare repositories live here: `<root>/<org>/<repo>.git`. */
+    REPOS_ROOT: z.string().default('.data/repos'),
+    /** Where the pre-receive hook asks; defaults to the API itself on loopback. */
+    GIT_HOOK_URL: z.string().url().optional(),
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
     /** How often live sockets' sessions and rooms are re-checked. */
     LIVE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(5000),

@@ -5,6 +5,7 @@
 export const QUEUES = {
   organizationProvisioning: 'organization-provisioning',
   signInThrottleReports: 'sign-in-throttle-reports',
+  merges: 'merges',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -29,7 +30,18 @@ export interface SignInThrottleReportJob {
   readonly correlationId: string;
 }
 
+/** Merge the approved head of a merge request. Ids only: the worker re-reads the stream and re-checks every rule. */
+export interface MergeJob {
+  readonly orgId: string;
+  readonly repoId: string;
+  readonly mrId: string;
+  readonly headSha: string;
+  readonly causationEventId: string;
+  readonly correlationId: string;
+}
+
 export interface JobPayloads {
+  merges: MergeJob;
   'organization-provisioning': ProvisionOrganizationJob;
   'sign-in-throttle-reports': SignInThrottleReportJob;
 }

@@ -1,0 +1,26 @@
+import { approvedMerge, fold, mergeRequestDecider, type MergeRequestEvent } from '@bastion/domain';
+import type { EventStore } from '@bastion/infra/event-store/event-store.port';
+import type { Reactor } from '@bastion/infra/projection/projection';
+import type { JobQueue } from '@bastion/infra/queue/job-queue';
+
+/**
+ * The merge saga's trigger (the design card's "a saga allows a merge only after it receives a HumanApproved
+ * event"): on `MergeRequestApproved`, when the approvals of the current head are complete, one merge job keyed by
+ * (merge request, head SHA). Durable: a checkpointed subscription and a deterministic job id, not an in-memory bus.
+ * The worker re-checks every rule anyway; this only automates what the domain already allows.
+ */
+export function enqueueMergeWhenMergeRequestApproved(store: EventStore, queue: JobQueue<'merges'>): Reactor {
+  return {
+    kind: 'reactor',
+    name: 'enqueue-merge-when-merge-request-approved',
+    handles: ['MergeRequestApproved'],
+    async react(event) {
+      const mrId = event.data.mrId as string;
+      const history = await store.readStream(`mr-${mrId}`);
+      const state = fold(mergeRequestDecider, history as unknown as MergeRequestEvent[]);
+      const merge = approvedMerge(state);
+      if (!merge || state.status !== 'Open') return;
+      await queue.add(`merge-${mrId}-${merge.headSha}`, { orgId: state.orgId, repoId: state.repoId, mrId, headSha: merge.headSha, causationEventId: event.id, correlationId: event.metadata.correlationId });
+    },
+  };
+}
