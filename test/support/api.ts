@@ -39,6 +39,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     MAIL_OUTBOX: mailDir,
     JWT_KEYS_DIR: keysDir,
     FERNET_KEYS_FILE: join(keysDir, 'fernet'),
+    REPOS_ROOT: join(dir, 'repos'),
     BASTION_SERVER_SECRET_FILE: join(keysDir, 'server-secret'),
     LOG_LEVEL: 'debug',
     ...env,
