@@ -57,6 +57,23 @@ export default tseslint.config(
       }],
     },
   })),
+  // The API reaches the database only through SessionDatabase (one transaction opened by authz.begin, DESIGN §4):
+  // no other file of the API may take the pool, open a pg client, or call the transaction helpers directly.
+  {
+    files: ['apps/api/src/**/*.ts'],
+    ignores: ['apps/api/src/auth/session-database.ts', 'apps/api/src/infrastructure.module.ts', 'apps/api/src/health/health.controller.ts', 'apps/api/src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'pg', allowTypeImports: true, message: 'Use SessionDatabase: every query runs in an authz.begin transaction.' }],
+        patterns: [
+          { group: ['**/tokens'], importNames: ['APP_POOL'], message: 'Use SessionDatabase, not the pool.' },
+          { group: ['**/database/with-principal', '@bastion/infra/database/with-principal'], message: 'Use SessionDatabase.' },
+          { group: ['**/database/pools', '@bastion/infra/database/pools'], message: 'Use SessionDatabase.' },
+          ...APPS.filter((a) => a !== 'api').flatMap(appImport).map((g) => ({ group: [g], message: 'One app never imports another (DESIGN §2).' })),
+        ],
+      }],
+    },
+  },
   {
     files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts', 'scripts/**/*.js', 'bin/**/*.js', '*.js', '*.mjs'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },

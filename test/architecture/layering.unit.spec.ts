@@ -14,6 +14,10 @@ const CASES: Record<string, [path: string, source: string]> = {
   infraToApp: ['libs/infra/src/bad.ts', "import { x } from '../../../apps/api/src/x';\nexport const y = x;\n"],
   appToApp: ['apps/worker/src/bad.ts', "import { x } from '../../api/src/x';\nexport const y = x;\n"],
   fine: ['libs/infra/src/fine.ts', "import { Pool } from 'pg';\nexport const p = Pool;\n"],
+  apiPool: ['apps/api/src/task/bad.ts', "import { Pool } from 'pg';\nexport const p = Pool;\n"],
+  apiToken: ['apps/api/src/task/bad.ts', "import { APP_POOL } from '../tokens';\nexport const p = APP_POOL;\n"],
+  apiHelper: ['apps/api/src/task/bad.ts', "import { withPrincipal } from '@bastion/infra/database/with-principal';\nexport const p = withPrincipal;\n"],
+  apiTypes: ['apps/api/src/task/fine.ts', "import type { PoolClient } from 'pg';\nexport type T = PoolClient;\n"],
 };
 
 let results: Record<string, string[]>;
@@ -52,6 +56,14 @@ describe('the layering of DESIGN §2 is a failing check', () => {
 
   it('one app cannot import another', () => {
     expect(results.appToApp).toContain('no-restricted-imports');
+  });
+
+  it.each(['apiPool', 'apiToken', 'apiHelper'])('the API touches the database only through SessionDatabase (%s)', (name) => {
+    expect(results[name]).toContain('no-restricted-imports');
+  });
+
+  it('types from pg are fine in the API', () => {
+    expect(results.apiTypes).toEqual([]);
   });
 
   it('the same import is fine where it belongs', () => {

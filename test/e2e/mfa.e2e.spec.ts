@@ -199,3 +199,26 @@ describe('org-wide enforcement', () => {
     expect((await admin.query('select 1 from authz.totp_credentials where user_id = $1', [member.userId])).rowCount).toBe(0);
   });
 });
+
+describe('bastion keys rotate-fernet', () => {
+  it('re-encrypts stored secrets under the new first key; they still open, and the old key alone no longer does', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { FernetKey, generateFernetKey, MultiFernet } = await import('../../libs/infra/src/crypto/fernet');
+    const { TotpSecretBox } = await import('../../libs/infra/src/mfa/totp-secret-box');
+    const { ROOT } = await import('../support/processes');
+    const user = await newUser(api);
+    const { secret } = await enroll(user);
+    const oldKey = readFileSync(join(api.keysDir, 'fernet'), 'utf8').trim();
+    const newKey = generateFernetKey();
+    const run = spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), 'keys', 'rotate-fernet'], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.adminUrl, FERNET_KEYS: `${newKey},${oldKey}` },
+      encoding: 'utf8',
+    });
+    expect(run.stdout).toMatch(/re-encrypted \d+ TOTP secret/);
+    const { rows } = await admin.query('select secret_token from authz.totp_credentials where user_id = $1', [user.userId]);
+    expect(new TotpSecretBox(new MultiFernet([FernetKey.parse(newKey)])).open(user.userId, rows[0].secret_token)).toBe(secret);
+    expect(new TotpSecretBox(new MultiFernet([FernetKey.parse(oldKey)])).open(user.userId, rows[0].secret_token)).toBeNull();
+  });
+});

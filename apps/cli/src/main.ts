@@ -12,6 +12,7 @@ import { isAbsolute } from 'node:path';
 import { loadConfig } from '@bastion/infra/config/config';
 import { projectRoot } from '@bastion/infra/config/project-root';
 import { KeyDirectory, rotateSigningKeys } from '@bastion/infra/crypto/jwt';
+import { loadFernetKeys, TotpSecretBox } from '@bastion/infra/mfa/totp-secret-box';
 import { bootstrapRoles } from '@bastion/infra/database/bootstrap-roles';
 import { migrate } from '@bastion/infra/database/migrate';
 import { databaseName, redactUrl, withDatabase } from '@bastion/infra/database/role-urls';
@@ -25,6 +26,7 @@ const USAGE = `usage: bastion <command>
   replay [<name|all>] [--swap]
                        compliance replay: rebuild into a shadow schema, compare row by row, optionally swap in
   keys rotate          add the next JWT signing key (published now, signing in 5 minutes) and retire the current one
+  keys rotate-fernet   re-encrypt every stored TOTP secret under the first key of FERNET_KEYS
   audit verify <export.jsonl|csv> --keys <url|file>
                        recompute every hash, check every checkpoint signature; names the first bad record
   providers create <name>                 create a provider (an MSP); prints its id
@@ -69,6 +71,10 @@ async function main(): Promise<void> {
       await migrateDatabase(config.DATABASE_URL, say);
       return;
     case 'keys': {
+      if (args[0] === 'rotate-fernet') {
+        await rotateFernet(config, say);
+        return;
+      }
       if (args[0] !== 'rotate') {
         process.stderr.write(USAGE);
         process.exitCode = 2;
@@ -185,6 +191,28 @@ async function providers(adminUrl: string, args: string[], say: (line: string) =
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * MultiFernet rotation: put the new key first in FERNET_KEYS (keeping the old ones), run this, then drop the old
+ * keys. Each row is re-encrypted under the first key in its own short transaction (compare-and-set on the token).
+ */
+async function rotateFernet(config: ReturnType<typeof loadConfig>, say: (line: string) => void) {
+  const file = isAbsolute(config.FERNET_KEYS_FILE) ? config.FERNET_KEYS_FILE : join(projectRoot(), config.FERNET_KEYS_FILE);
+  const box = new TotpSecretBox(loadFernetKeys(config, file));
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
+  let rotated = 0;
+  try {
+    const { rows } = await pool.query<{ user_id: string; secret_token: string }>('select user_id, secret_token from authz.totp_credentials');
+    for (const row of rows) {
+      const next = box.rotate(row.secret_token);
+      const { rowCount } = await pool.query('update authz.totp_credentials set secret_token = $1 where user_id = $2 and secret_token = $3', [next, row.user_id, row.secret_token]);
+      rotated += rowCount ?? 0;
+    }
+  } finally {
+    await pool.end();
+  }
+  say(`re-encrypted ${rotated} TOTP secret(s) under the first Fernet key`);
 }
 
 /** `bastion audit verify <file> --keys <url|file>`: exit 0 when verified, 1 with the first problem otherwise. */
