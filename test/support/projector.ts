@@ -29,7 +29,23 @@ export class TestProjector {
     this.redis?.disconnect();
   }
 
+  /**
+   * Applies every event committed before the call. Subscribers read only below the oldest running transaction on
+   * the server (the xid8 gate), and other Jest workers' transactions count: wait until the gate has passed them.
+   */
   async catchUp(): Promise<void> {
+    const { rows } = await this.pool.query<{ target: string | null }>('select max(position) as target from events');
+    const target = rows[0]!.target;
+    if (target !== null) {
+      for (let i = 0; i < 500; i += 1) {
+        const gated = await this.pool.query(
+          'select 1 from events where position <= $1 and transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) limit 1',
+          [target],
+        );
+        if (gated.rowCount === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     for (const runner of this.runners) await runner.catchUp();
   }
 }
