@@ -121,7 +121,7 @@ async function bootstrap(adminUrl: string, say: (line: string) => void) {
     }
     throw error;
   }
-  say('roles: bastion_owner, bastion_authz (NOLOGIN); bastion_app, bastion_projector, bastion_worker (LOGIN) are in place');
+  say('roles: bastion_owner, bastion_authz (NOLOGIN); bastion_app, bastion_projector, bastion_worker, bastion_sealer (LOGIN) are in place');
 }
 
 async function migrateDatabase(adminUrl: string, say: (line: string) => void) {
