@@ -7,6 +7,7 @@ import { call, decodeJwt, refreshCookie, tokenFromMail } from '../../../../test/
 import { newUser, signIn, signUp, STRONG_PASSWORD } from '../../../../test/support/identity';
 import { dropPrefix } from '../../../../test/support/redis';
 
+
 let db: TestDatabase;
 let api: TestApi;
 let events: PostgresEventStore;
@@ -134,6 +135,7 @@ describe('password sign-in', () => {
     // Ten failures are ten events, the last one saying it locked the account; the refused burst adds none yet.
     expect(stream.filter((e) => e.type === 'SignInFailed')).toHaveLength(10);
     expect(stream.filter((e) => e.type === 'SignInFailed').at(-1)!.data.reason).toBe('locked');
+
   });
 
   it('a forged X-Forwarded-For changes neither the rate limit key nor the recorded IP', async () => {
@@ -242,6 +244,24 @@ describe('password reset', () => {
     expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(401);
     await expect(signIn(api, user.email)).rejects.toThrow(/401/);
     await signIn(api, user.email, newPassword);
+  });
+});
+
+describe('password change', () => {
+  it('needs the current password and an acceptable new one, and revokes every other session', async () => {
+    const user = await newUser(api);
+    const other = await signIn(api, user.email);
+    const wrong = await call(api, 'POST', '/v1/auth/password/change', { token: user.accessToken, body: { currentPassword: 'not it at all!', newPassword: 'another good passphrase 9' } });
+    expect(wrong.status).toBe(403);
+    const weak = await call(api, 'POST', '/v1/auth/password/change', { token: user.accessToken, body: { currentPassword: STRONG_PASSWORD, newPassword: 'short' } });
+    expect(weak.status).toBe(422);
+    const changed = await call(api, 'POST', '/v1/auth/password/change', { token: user.accessToken, body: { currentPassword: STRONG_PASSWORD, newPassword: 'another good passphrase 9' } });
+    expect(changed.status).toBe(200);
+    expect(changed.body.revokedSessions).toBe(1);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: other.accessToken })).status).toBe(401);
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken })).status).toBe(200);
+    await signIn(api, user.email, 'another good passphrase 9');
+    expect(await typesOf(`user-${user.userId}`)).toContain('PasswordChanged');
   });
 });
 

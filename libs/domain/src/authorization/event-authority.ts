@@ -36,6 +36,7 @@ export const EVENT_AUTHORITY = {
   EmailVerified: { human: 'platform', agent: null },
   PasswordResetRequested: { human: 'platform', agent: null },
   PasswordReset: { human: 'platform', agent: null },
+  PasswordChanged: { human: 'platform', agent: null },
   SessionStarted: { human: 'platform', agent: null },
   SessionRevoked: { human: 'platform', agent: null },
   RefreshTokenReuseDetected: { human: 'system', agent: null },

@@ -8,6 +8,7 @@ export type UserSignedUp = DomainEvent<'UserSignedUp', { userId: string; email: 
 export type EmailVerified = DomainEvent<'EmailVerified', { userId: string }>;
 export type PasswordResetRequested = DomainEvent<'PasswordResetRequested', { userId: string }>;
 export type PasswordReset = DomainEvent<'PasswordReset', { userId: string; revokedSessions: number }>;
+export type PasswordChanged = DomainEvent<'PasswordChanged', { userId: string; revokedSessions: number }>;
 export type SessionStarted = DomainEvent<
   'SessionStarted',
   { sessionId: string; principalType: 'human' | 'agent'; principalId: string; method: 'password' | 'agent_key'; amr: string[]; keyId?: string }
@@ -39,6 +40,7 @@ export type IdentityEvent =
   | EmailVerified
   | PasswordResetRequested
   | PasswordReset
+  | PasswordChanged
   | SessionStarted
   | SessionRevoked
   | RefreshTokenReuseDetected

@@ -1,11 +1,12 @@
 import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiNoContentResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { type PasswordReset, type PasswordResetRequested, toNewEvents } from '@bastion/domain';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { type PasswordChanged, type PasswordReset, type PasswordResetRequested, toNewEvents } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
 import { CONFIG, type Config, publicUrlOf } from '@bastion/infra/config/config';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
-import { Public } from '../../auth/public.decorator';
+import { HumansOnly, Public } from '../../auth/public.decorator';
+import { Requires } from '../../auth/requires.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
@@ -32,6 +33,18 @@ export class ResetPasswordRequest {
   @IsString()
   @MaxLength(1024)
   password!: string;
+}
+
+export class ChangePasswordRequest {
+  @ApiProperty()
+  @IsString()
+  @MaxLength(1024)
+  currentPassword!: string;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(1024)
+  newPassword!: string;
 }
 
 @ApiTags('auth')
@@ -65,6 +78,41 @@ export class ResetPasswordController {
       subject: 'Reset your Bastion password',
       text: `Set a new password by opening ${publicUrlOf(this.config)}/reset-password#token=${token}\n\nThe link works once, for 30 minutes, and signs out every session.\nReset token: ${token}\n`,
     });
+  }
+
+  /** A signed-in change: the current password again, a new acceptable one; every other session is revoked. */
+  @HumansOnly()
+  @Requires('platform')
+  @ApiBearerAuth()
+  @Post('change')
+  @HttpCode(200)
+  @ApiOkResponse({ description: '{revokedSessions}' })
+  async change(@Body() body: ChangePasswordRequest, @Req() req: BastionRequest): Promise<{ revokedSessions: number }> {
+    const principal = req.principal!;
+    const { hash, email } = await this.db.as(principal, null, async (tx) => ({
+      hash: (await tx.query<{ h: string | null }>('select authz.my_password_hash() as h')).rows[0]!.h,
+      email: (await tx.query<{ e: string }>('select authz.my_email() as e')).rows[0]!.e,
+    }));
+    // Outside any transaction: a password hash never holds one open.
+    if (!hash || !(await this.passwords.verify(hash, body.currentPassword))) {
+      throw new ProblemError({ type: problemType('wrong-password'), title: 'the current password is not right', status: 403 });
+    }
+    const problems = this.rules.problems(body.newPassword, { email, displayName: '' });
+    if (problems.length > 0) {
+      throw new ProblemError({
+        type: problemType('weak-password'),
+        title: 'the password is not acceptable',
+        status: 422,
+        errors: problems.map((p) => ({ field: 'newPassword', message: p.message, code: p.code })),
+      });
+    }
+    const newHash = await this.passwords.hash(body.newPassword);
+    const [event] = toNewEvents<PasswordChanged>([{ type: 'PasswordChanged', data: { userId: principal.id, revokedSessions: 0 } }], commandContext(req));
+    const revoked = await this.db.as(principal, null, async (tx) =>
+      (await tx.query<{ n: number | null }>('select authz.change_password($1, $2, $3) as n', [hash, newHash, event])).rows[0]!.n,
+    );
+    if (revoked === null) throw new ProblemError({ type: problemType('concurrent-modification'), title: 'changed concurrently; retry', status: 409 });
+    return { revokedSessions: revoked };
   }
 
   /** Sets the new password and revokes every session of the account. */
