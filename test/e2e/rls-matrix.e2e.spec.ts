@@ -150,8 +150,14 @@ describe('RLS matrix, generated from the catalog', () => {
 
   it.each(SUBJECTS.filter((s) => s !== 'non-member'))('appending an org event as %s passes the insert policy only with the permission it needs', async (subject) => {
     const principal = principals.get(subject)!;
-    const event = newEvent('TaskCreated', { taskId: randomUUID() }, { orgId: a.orgId, actor: principal });
-    const outcome = await as(subject, (tx) => new PostgresEventStore(tx).append(`task-${randomUUID()}`, [event], 'no_stream')).then(
+    // A complete TaskCreated: one that lands is projected like any other (the projector stops on a malformed event).
+    const taskId = randomUUID();
+    const event = newEvent(
+      'TaskCreated',
+      { taskId, orgId: a.orgId, title: 'from the matrix', description: '', status: 'backlog', position: 0, createdBy: principal.id },
+      { orgId: a.orgId, actor: principal },
+    );
+    const outcome = await as(subject, (tx) => new PostgresEventStore(tx).append(`task-${taskId}`, [event], 'no_stream')).then(
       () => 'appended',
       (e: { code?: string }) => e.code,
     );

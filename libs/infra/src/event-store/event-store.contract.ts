@@ -16,7 +16,7 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
       await close(store);
     });
 
-    const three = (): NewEvent[] => [newEvent('TaskCreated', { n: 0 }), newEvent('TaskMoved', { n: 1 }), newEvent('TaskMoved', { n: 2 })];
+    const three = (): NewEvent[] => [newEvent('SampleCreated', { n: 0 }), newEvent('SampleMoved', { n: 1 }), newEvent('SampleMoved', { n: 2 })];
 
     it('appends to a new stream and reads it back in order with the whole envelope', async () => {
       const id = stream();
@@ -43,40 +43,40 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
     describe('expected revision', () => {
       it('"no stream" refuses a stream that exists', async () => {
         const id = stream();
-        await store.append(id, [newEvent('TaskCreated')], 'no_stream');
-        await expect(store.append(id, [newEvent('TaskMoved')], 'no_stream')).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await store.append(id, [newEvent('SampleCreated')], 'no_stream');
+        await expect(store.append(id, [newEvent('SampleMoved')], 'no_stream')).rejects.toBeInstanceOf(WrongExpectedRevisionError);
         expect(await store.readStream(id)).toHaveLength(1);
       });
 
       it('"stream exists" refuses a missing stream and accepts an existing one', async () => {
         const id = stream();
-        await expect(store.append(id, [newEvent('TaskMoved')], 'stream_exists')).rejects.toMatchObject({
+        await expect(store.append(id, [newEvent('SampleMoved')], 'stream_exists')).rejects.toMatchObject({
           code: 'EVENT_STORE.WRONG_EXPECTED_REVISION',
         });
         expect(await store.readStream(id)).toEqual([]);
-        await store.append(id, [newEvent('TaskCreated')], 'no_stream');
-        await expect(store.append(id, [newEvent('TaskMoved')], 'stream_exists')).resolves.toMatchObject({ nextExpectedRevision: 1 });
+        await store.append(id, [newEvent('SampleCreated')], 'no_stream');
+        await expect(store.append(id, [newEvent('SampleMoved')], 'stream_exists')).resolves.toMatchObject({ nextExpectedRevision: 1 });
       });
 
       it('an exact revision must match the last event', async () => {
         const id = stream();
-        await expect(store.append(id, [newEvent('TaskMoved')], 0)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await expect(store.append(id, [newEvent('SampleMoved')], 0)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
         await store.append(id, three(), 'no_stream');
-        await expect(store.append(id, [newEvent('TaskMoved')], 1)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
-        await expect(store.append(id, [newEvent('TaskMoved')], 3)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
-        await expect(store.append(id, [newEvent('TaskMoved')], 2)).resolves.toMatchObject({ nextExpectedRevision: 3 });
+        await expect(store.append(id, [newEvent('SampleMoved')], 1)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await expect(store.append(id, [newEvent('SampleMoved')], 3)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await expect(store.append(id, [newEvent('SampleMoved')], 2)).resolves.toMatchObject({ nextExpectedRevision: 3 });
       });
 
       it('"any" appends to a missing and to an existing stream', async () => {
         const id = stream();
-        await store.append(id, [newEvent('TaskCreated')], 'any');
-        await store.append(id, [newEvent('TaskMoved')], 'any');
+        await store.append(id, [newEvent('SampleCreated')], 'any');
+        await store.append(id, [newEvent('SampleMoved')], 'any');
         expect((await store.readStream(id)).map((e) => e.revision)).toEqual([0, 1]);
       });
 
       it('a refused append appends nothing, not even part of its batch', async () => {
         const id = stream();
-        await store.append(id, [newEvent('TaskCreated')], 'no_stream');
+        await store.append(id, [newEvent('SampleCreated')], 'no_stream');
         await expect(store.append(id, three(), 5)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
         expect(await store.readStream(id)).toHaveLength(1);
       });
@@ -84,9 +84,9 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
 
     it('concurrent appends at one expected revision: exactly one wins', async () => {
       const id = stream();
-      await store.append(id, [newEvent('TaskCreated')], 'no_stream');
+      await store.append(id, [newEvent('SampleCreated')], 'no_stream');
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 16 }, (_, i) => store.append(id, [newEvent('TaskMoved', { contender: i })], 0)),
+        Array.from({ length: 16 }, (_, i) => store.append(id, [newEvent('SampleMoved', { contender: i })], 0)),
       );
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
       for (const o of outcomes.filter((o) => o.status === 'rejected')) {
@@ -104,13 +104,13 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
 
     it('concurrent "any" appends all land, with gap-free revisions', async () => {
       const id = stream();
-      await Promise.all(Array.from({ length: 5 }, (_, i) => store.append(id, [newEvent('TaskMoved', { i })], 'any')));
+      await Promise.all(Array.from({ length: 5 }, (_, i) => store.append(id, [newEvent('SampleMoved', { i })], 'any')));
       expect((await store.readStream(id)).map((e) => e.revision)).toEqual([0, 1, 2, 3, 4]);
     });
 
     it('appends and reads a large batch in order', async () => {
       const id = stream();
-      const batch = Array.from({ length: 2000 }, (_, i) => newEvent('TaskMoved', { i, pad: 'x'.repeat(64) }));
+      const batch = Array.from({ length: 2000 }, (_, i) => newEvent('SampleMoved', { i, pad: 'x'.repeat(64) }));
       await store.append(id, batch, 'no_stream');
       const read = await store.readStream(id);
       expect(read).toHaveLength(2000);
@@ -121,9 +121,9 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
     it('reads everything in global order, strictly after a position', async () => {
       const a = stream();
       const b = stream();
-      await store.append(a, [newEvent('TaskCreated', { k: 'a0' })], 'no_stream');
-      await store.append(b, [newEvent('TaskCreated', { k: 'b0' })], 'no_stream');
-      await store.append(a, [newEvent('TaskMoved', { k: 'a1' })], 0);
+      await store.append(a, [newEvent('SampleCreated', { k: 'a0' })], 'no_stream');
+      await store.append(b, [newEvent('SampleCreated', { k: 'b0' })], 'no_stream');
+      await store.append(a, [newEvent('SampleMoved', { k: 'a1' })], 0);
       const ours = await eventually(async () => {
         const all = await readEverything(store);
         const mine = all.filter((e) => e.streamId === a || e.streamId === b);
@@ -137,13 +137,13 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
 
     it('a catch-up subscription delivers old and new events, each once, in order', async () => {
       const id = stream();
-      await store.append(id, [newEvent('TaskCreated', { n: 0 })], 'no_stream');
+      await store.append(id, [newEvent('SampleCreated', { n: 0 })], 'no_stream');
       const seen: RecordedEvent[] = [];
       const subscription = store.subscribeToAll(START, async (events) => {
         seen.push(...events.filter((e) => e.streamId === id));
       }, { batchSize: 50 });
       try {
-        for (let n = 1; n <= 5; n += 1) await store.append(id, [newEvent('TaskMoved', { n })], n - 1);
+        for (let n = 1; n <= 5; n += 1) await store.append(id, [newEvent('SampleMoved', { n })], n - 1);
         await eventually(async () => (seen.length >= 6 ? true : undefined));
         await new Promise((r) => setTimeout(r, 200));
         expect(seen.map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -173,7 +173,7 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
 
     it('a failing handler stops the subscription instead of skipping the event', async () => {
       const id = stream();
-      await store.append(id, [newEvent('TaskCreated')], 'no_stream');
+      await store.append(id, [newEvent('SampleCreated')], 'no_stream');
       let calls = 0;
       const subscription = store.subscribeToAll(START, async (events) => {
         if (events.some((e) => e.streamId === id)) {

@@ -35,9 +35,9 @@ describe('PostgreSQL event store', () => {
     try {
       // A takes its position first and holds its transaction open…
       await a.query('begin');
-      await new PostgresEventStore(a).append(late, [newEvent('TaskCreated', { who: 'A' })], 'no_stream');
+      await new PostgresEventStore(a).append(late, [newEvent('SampleCreated', { who: 'A' })], 'no_stream');
       // …while B appends after it and commits at once.
-      await store.append(early, [newEvent('TaskCreated', { who: 'B' })], 'no_stream');
+      await store.append(early, [newEvent('SampleCreated', { who: 'B' })], 'no_stream');
       await new Promise((r) => setTimeout(r, 300));
       expect(seen).toEqual([]); // B is held back behind A: delivering it now would let A be skipped.
 
@@ -60,11 +60,11 @@ describe('PostgreSQL event store', () => {
     const id = stream();
     try {
       await client.query('begin');
-      await store.bind(client).append(id, [newEvent('TaskCreated')], 'no_stream');
+      await store.bind(client).append(id, [newEvent('SampleCreated')], 'no_stream');
       await client.query('rollback');
       expect(await store.readStream(id)).toEqual([]);
       await client.query('begin');
-      await store.bind(client).append(id, [newEvent('TaskCreated')], 'no_stream');
+      await store.bind(client).append(id, [newEvent('SampleCreated')], 'no_stream');
       await client.query('commit');
       expect(await store.readStream(id)).toHaveLength(1);
     } finally {
@@ -76,7 +76,7 @@ describe('PostgreSQL event store', () => {
     for (const role of ['bastion_app', 'bastion_projector', 'bastion_worker'] as const) {
       it(`${role} cannot update, delete or truncate events`, async () => {
         const id = stream();
-        await new PostgresEventStore(workerPool).append(id, [newEvent('TaskCreated')], 'no_stream');
+        await new PostgresEventStore(workerPool).append(id, [newEvent('SampleCreated')], 'no_stream');
         const client = new Client({ connectionString: db.urlFor(role) });
         await client.connect();
         try {
@@ -103,7 +103,7 @@ describe('PostgreSQL event store', () => {
 
     it('the owner and even a superuser are refused by the always-enabled triggers', async () => {
       const id = stream();
-      await new PostgresEventStore(workerPool).append(id, [newEvent('TaskCreated')], 'no_stream');
+      await new PostgresEventStore(workerPool).append(id, [newEvent('SampleCreated')], 'no_stream');
       const admin = new Client({ connectionString: db.adminUrl });
       await admin.connect();
       try {
@@ -133,7 +133,7 @@ describe('PostgreSQL event store', () => {
       const client = new Client({ connectionString: db.urlFor('bastion_app') });
       await client.connect();
       try {
-        await expect(new PostgresEventStore(client).append(stream(), [newEvent('TaskCreated')], 'no_stream')).rejects.toMatchObject({
+        await expect(new PostgresEventStore(client).append(stream(), [newEvent('SampleCreated')], 'no_stream')).rejects.toMatchObject({
           code: '42501',
         });
         const { rows } = await client.query('select count(*)::int as n from events');
@@ -146,7 +146,7 @@ describe('PostgreSQL event store', () => {
     it('the worker may append system events only', async () => {
       const store = new PostgresEventStore(workerPool);
       await expect(
-        store.append(stream(), [newEvent('TaskCreated', {}, { actor: { type: 'agent', id: 'a' } })], 'no_stream'),
+        store.append(stream(), [newEvent('SampleCreated', {}, { actor: { type: 'agent', id: 'a' } })], 'no_stream'),
       ).rejects.toMatchObject({ code: '42501' });
     });
   });
