@@ -199,6 +199,10 @@ describe('code governance: only a human approval moves main', () => {
     const { rows } = await admin.query('select type, metadata from events where stream_id = $1 order by revision', [`mr-${mrId}`]);
     expect(rows.map((r) => r.type)).toEqual(['MergeRequestOpened', 'MergeRequestApproved', 'MergeRequestMerged']);
     expect(rows.map((r) => r.metadata.actor.type)).toEqual(['agent', 'human', 'system']);
+    // The read model shows the whole story too.
+    await projector.catchUp();
+    const shown = await call(api, 'GET', `/v1/orgs/${org.orgId}/repos/${repoId}/merge-requests/${mrId}`, { token: reviewer.accessToken });
+    expect(shown.body).toMatchObject({ state: 'merged', headSha, approvals: [expect.objectContaining({ approverId: reviewer.userId, headSha })] });
   });
 
   it('a replayed merge job never merges twice and never records a false failure', async () => {

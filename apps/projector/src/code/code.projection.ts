@@ -53,7 +53,7 @@ export const mergeRequestsProjection: Projection = {
       case 'MergeRequestApproved': {
         const d = event.data as MergeRequestApproved['data'];
         await tx.query(
-          `update merge_requests set approvals = approvals || jsonb_build_array(jsonb_build_object('approverId', $3::text, 'headSha', $4::text, 'at', $5::text)), updated_at = $5
+          `update merge_requests set approvals = approvals || jsonb_build_array(jsonb_build_object('approverId', $3::text, 'headSha', $4::text, 'at', $5::text)), updated_at = $5::timestamptz
             where org_id = $1 and mr_id = $2`,
           [org, d.mrId, d.approverId, d.headSha, at],
         );
@@ -62,7 +62,7 @@ export const mergeRequestsProjection: Projection = {
       case 'TestRunCompleted': {
         const d = event.data as TestRunCompleted['data'];
         await tx.query(
-          `update merge_requests set test_runs = test_runs || jsonb_build_array(jsonb_build_object('runId', $3::text, 'headSha', $4::text, 'passed', $5::boolean)), updated_at = $6
+          `update merge_requests set test_runs = test_runs || jsonb_build_array(jsonb_build_object('runId', $3::text, 'headSha', $4::text, 'passed', $5::boolean)), updated_at = $6::timestamptz
             where org_id = $1 and mr_id = $2`,
           [org, d.mrId, d.runId, d.headSha, d.passed, at],
         );
