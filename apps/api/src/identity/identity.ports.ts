@@ -18,3 +18,21 @@ export interface MailSender {
 export const PASSWORD_HASHING = Symbol('PasswordHashing');
 export const PASSWORD_RULES = Symbol('PasswordRules');
 export const MAIL_SENDER = Symbol('MailSender');
+
+/** Refuses an unacceptable password with one problem naming the field and every rule it breaks. */
+export function assertAcceptablePassword(
+  rules: PasswordRules,
+  password: string,
+  identity: { email: string; displayName: string },
+  field: string,
+  toProblem: (problem: { type: string; title: string; status: number; errors: { field: string; message: string; code: string }[] }) => Error,
+): void {
+  const problems = rules.problems(password, identity);
+  if (problems.length === 0) return;
+  throw toProblem({
+    type: 'urn:bastion:problem:weak-password',
+    title: 'the password is not acceptable',
+    status: 422,
+    errors: problems.map((p) => ({ field, message: p.message, code: p.code })),
+  });
+}

@@ -11,7 +11,7 @@ import { type BastionRequest, commandContext } from '../../auth/request-context'
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { hashEmailToken, newEmailToken } from '../email-tokens';
-import { MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
+import { assertAcceptablePassword, MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
 import { invalidToken } from '../verify-email/verify-email.http.controller';
 
 const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;
@@ -97,15 +97,7 @@ export class ResetPasswordController {
     if (!hash || !(await this.passwords.verify(hash, body.currentPassword))) {
       throw new ProblemError({ type: problemType('wrong-password'), title: 'the current password is not right', status: 403 });
     }
-    const problems = this.rules.problems(body.newPassword, { email, displayName: '' });
-    if (problems.length > 0) {
-      throw new ProblemError({
-        type: problemType('weak-password'),
-        title: 'the password is not acceptable',
-        status: 422,
-        errors: problems.map((p) => ({ field: 'newPassword', message: p.message, code: p.code })),
-      });
-    }
+    assertAcceptablePassword(this.rules, body.newPassword, { email, displayName: '' }, 'newPassword', (p) => new ProblemError(p));
     const newHash = await this.passwords.hash(body.newPassword);
     const [event] = toNewEvents<PasswordChanged>([{ type: 'PasswordChanged', data: { userId: principal.id, revokedSessions: 0 } }], commandContext(req));
     const revoked = await this.db.as(principal, null, async (tx) =>
@@ -121,15 +113,7 @@ export class ResetPasswordController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'The password is changed and every session revoked.' })
   async reset(@Body() body: ResetPasswordRequest, @Req() req: BastionRequest): Promise<void> {
-    const problems = this.rules.problems(body.password, { email: '', displayName: '' });
-    if (problems.length > 0) {
-      throw new ProblemError({
-        type: problemType('weak-password'),
-        title: 'the password is not acceptable',
-        status: 422,
-        errors: problems.map((p) => ({ field: 'password', message: p.message, code: p.code })),
-      });
-    }
+    assertAcceptablePassword(this.rules, body.password, { email: '', displayName: '' }, 'password', (p) => new ProblemError(p));
     const passwordHash = await this.passwords.hash(body.password);
     const [event] = toNewEvents<PasswordReset>(
       [{ type: 'PasswordReset', data: { userId: '', revokedSessions: 0 } }],

@@ -10,7 +10,7 @@ import { type BastionRequest, commandContext } from '../../auth/request-context'
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { newEmailToken } from '../email-tokens';
-import { MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
+import { assertAcceptablePassword, MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
 import { SignUpRequest } from './sign-up.request.dto';
 
 const VERIFY_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -32,15 +32,7 @@ export class SignUpController {
   @ApiCreatedResponse({ description: 'The account exists; a verification link was emailed.' })
   @ApiConflictResponse({ description: 'An account already uses this email.' })
   async signUp(@Body() body: SignUpRequest, @Req() req: BastionRequest): Promise<{ id: string }> {
-    const problems = this.rules.problems(body.password, { email: body.email, displayName: body.displayName });
-    if (problems.length > 0) {
-      throw new ProblemError({
-        type: problemType('weak-password'),
-        title: 'the password is not acceptable',
-        status: 422,
-        errors: problems.map((p) => ({ field: 'password', message: p.message, code: p.code })),
-      });
-    }
+    assertAcceptablePassword(this.rules, body.password, { email: body.email, displayName: body.displayName }, 'password', (p) => new ProblemError(p));
     // Hash before the transaction opens: never hold a transaction across a password hash (DESIGN §3).
     const passwordHash = await this.passwords.hash(body.password);
     const userId = uuidv7();
