@@ -31,7 +31,9 @@ export async function openApiInfrastructure(config: Config, logger: JsonLogger):
     : join(projectRoot(), config.BASTION_SERVER_SECRET_FILE);
   const secrets = loadServerSecrets(config, secretFile);
   const tokens = await JwtAccessTokens.open(config);
-  const pool = await openRolePool(config.DATABASE_URL, 'bastion_app', { max: 20 });
+  // Idle connections stay open: a burst after a quiet spell otherwise pays connection set-up on the request path
+  // (measured as the largest refresh latency spikes in docs/performance.md).
+  const pool = await openRolePool(config.DATABASE_URL, 'bastion_app', { max: 20, idleTimeoutMillis: 0 });
   const store = await createEventStore(config, pool);
   const redis = await openRedis(config.REDIS_URL);
   return { config, logger, pool, store, redis, secrets, tokens };

@@ -45,6 +45,18 @@ export class SessionDatabase {
     });
   }
 
+  /**
+   * The refresh fast path (one autocommit statement, no transaction): rotates the current token of a live session.
+   * Null when the token is not the current one or the session is not live; the caller then takes the full path.
+   */
+  async rotateCurrent(sessionId: string, counter: number, graceUntil: Date, idleExpiresAt: Date) {
+    const { rows } = await this.pool.query<{ principal_id: string; counter: string; amr: string[]; absolute_expires_at: Date }>(
+      'select * from authz.rotate_current($1, $2, $3, $4)',
+      [sessionId, counter, graceUntil, idleExpiresAt],
+    );
+    return rows[0] ?? null;
+  }
+
   /** Before authentication: only the narrow pre-authentication functions answer. */
   anonymous<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
     return withoutPrincipal(this.pool, work);
