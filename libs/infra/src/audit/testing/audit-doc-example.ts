@@ -1,10 +1,10 @@
 import { auditKeysJwks } from '../audit-keys';
 import type { StoredEvent } from '../canonical-event';
 import { canonicalEventJson } from '../canonical-event';
-import { checkpointSigner, checkpointSigningInput } from '../checkpoint';
+import { type CheckpointSigner, checkpointSigningInput } from '../checkpoint';
 import { auditExportRecords, exportLine } from '../export-format';
 import { chainOf, emptyChain, extendChain } from '../hash-chain';
-import { rfc8032TestKey } from './audit-test-kit';
+import { rfc8032PublicKey } from './audit-test-kit';
 
 /**
  * The worked example of docs/audit-export.md, built by the code it documents. Ed25519 signatures are deterministic,
@@ -52,13 +52,17 @@ export const exampleEvents: StoredEvent[] = [
 ];
 
 export const EXAMPLE_EXPORTED_AT = new Date('2026-11-26T09:30:00.000Z');
+export const EXAMPLE_SIGNATURE = 'HRoDt2g3jx_s-e1h-QuqF3Er0lxcCGsnJohRHfn2h5pLPjGaoshhuWugnEstS5prcUvO0SOwU4K_YhXcE_MBDQ';
 
 export async function docExample() {
-  const key = rfc8032TestKey(new Date('2026-01-01T00:00:00.000Z'));
+  const key = rfc8032PublicKey(new Date('2026-01-01T00:00:00.000Z'));
   const chain = chainOf(EXAMPLE_ORG);
   const { links, state } = extendChain(emptyChain(chain), exampleEvents);
   const lines: string[] = [];
-  const records = auditExportRecords({ from: emptyChain(chain), events: exampleEvents, sign: checkpointSigner(key), now: () => EXAMPLE_EXPORTED_AT });
+  // The document's signature was made once with the RFC 8032 TEST 1 key, whose private half stays out of the
+  // repository: the example replays it, and the doc test verifies it against the public key.
+  const sign: CheckpointSigner = (statement) => ({ ...statement, keyId: key.kid, signature: EXAMPLE_SIGNATURE });
+  const records = auditExportRecords({ from: emptyChain(chain), events: exampleEvents, sign, now: () => EXAMPLE_EXPORTED_AT });
   for await (const record of records) lines.push(exportLine(record));
   const final = JSON.parse(lines.at(-1)!) as { kind: string; signature: string } & Parameters<typeof checkpointSigningInput>[0];
   return {

@@ -1,5 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
-import { auditKeyFromPrivateKey, type AuditKey } from '../audit-keys';
+import { ed25519Thumbprint, type AuditKey } from '../audit-keys';
 import { toCanonicalEvent, type StoredEvent } from '../canonical-event';
 import { signCheckpoint, checkpointOf, type SignedCheckpoint } from '../checkpoint';
 import { auditExportJsonl, type AuditExportOptions } from '../export-format';
@@ -137,20 +136,15 @@ export async function exportToLines(options: AuditExportOptions): Promise<string
 }
 
 /**
- * The RFC 8032 §7.1 TEST 1 key (also RFC 8037's example): its signatures are reproducible, so the documentation's
- * worked example can show real values that a test keeps true.
+ * The public half of the RFC 8032 §7.1 TEST 1 key (also RFC 8037's example). Only the public key is kept in the
+ * repository: tests verify the RFCs' published signatures with it, and every key that signs is generated at run time.
  */
-export function rfc8032TestKey(createdAt: Date = T0): AuditKey {
-  const privateKey = createPrivateKey({
-    key: {
-      kty: 'OKP',
-      crv: 'Ed25519',
-      d: Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex').toString('base64url'),
-      x: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url'),
-    },
-    format: 'jwk',
-  });
-  return auditKeyFromPrivateKey(privateKey, { createdAt });
+export const RFC8032_TEST1_PUBLIC_X = Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url');
+
+export function rfc8032PublicKey(createdAt: Date = T0): AuditKey {
+  const x = RFC8032_TEST1_PUBLIC_X;
+  const kid = ed25519Thumbprint(x);
+  return { kid, publicJwk: { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' }, createdAt };
 }
 
 /** Lines of a parsed JSONL export, for editing in tests. */
