@@ -31,15 +31,17 @@ const approve = (approver: HumanApprover, headSha = head, p = policy) => ({ type
 
 describe('merge request approval', () => {
   it('a human with fresh MFA approves the current head of an agent’s merge request', () => {
-    spec.given([opened]).when(approve(fresh(alice))).then([approvedByAlice]);
+    expect(spec.given([opened]).when(approve(fresh(alice))).events()).toEqual([approvedByAlice]);
   });
 
   it('an agent cannot approve, whatever reaches the decider', () => {
-    spec.given([opened]).when(approve({ ...fresh(alice), type: 'agent' } as unknown as HumanApprover)).thenThrows(AgentCannotApproveError, 'MR.AGENT_CANNOT_APPROVE');
+    const error = spec.given([opened]).when(approve({ ...fresh(alice), type: 'agent' } as unknown as HumanApprover)).error();
+    expect(error).toBeInstanceOf(AgentCannotApproveError);
+    expect(error).toMatchObject({ code: 'MR.AGENT_CANNOT_APPROVE' });
   });
 
   it('an approval of a head other than the current one is refused, and a push after approval voids it', () => {
-    spec.given([opened]).when(approve(fresh(alice), newer)).thenThrows(StaleHeadApprovalError);
+    expect(spec.given([opened]).when(approve(fresh(alice), newer)).error()).toBeInstanceOf(StaleHeadApprovalError);
     const state = [opened, approvedByAlice, { type: 'MergeRequestHeadUpdated' as const, data: { mrId, headSha: newer, pushedBy: agent } }].reduce(
       mergeRequestDecider.evolve,
       mergeRequestDecider.initialState(),
@@ -49,25 +51,23 @@ describe('merge request approval', () => {
 
   it('whoever opened it or pushed to its branch cannot approve it (a human adding commits to an agent branch included)', () => {
     const openedByAlice = { ...opened, data: { ...opened.data, openedBy: alice } };
-    spec.given([openedByAlice]).when(approve(fresh(alice))).thenThrows(SelfApprovalError);
-    spec
+    expect(spec.given([openedByAlice]).when(approve(fresh(alice))).error()).toBeInstanceOf(SelfApprovalError);
+    expect(spec
       .given([opened, { type: 'MergeRequestHeadUpdated', data: { mrId, headSha: newer, pushedBy: bob } }])
-      .when(approve(fresh(bob), newer))
-      .thenThrows(SelfApprovalError);
+      .when(approve(fresh(bob), newer)).error()).toBeInstanceOf(SelfApprovalError);
   });
 
   it('an approval needs MFA verified within 15 minutes', () => {
-    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: nowMs - 16 * 60_000 })).thenThrows(MfaNotFreshError);
-    spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: null })).thenThrows(MfaNotFreshError);
+    expect(spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: nowMs - 16 * 60_000 })).error()).toBeInstanceOf(MfaNotFreshError);
+    expect(spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: null })).error()).toBeInstanceOf(MfaNotFreshError);
   });
 
   it('required test runs must have passed on the current head', () => {
     const strict = { requiredApprovals: 1, requirePassingTests: true };
-    spec.given([opened]).when(approve(fresh(alice), head, strict)).thenThrows(RequiredTestsNotPassedError);
-    spec
+    expect(spec.given([opened]).when(approve(fresh(alice), head, strict)).error()).toBeInstanceOf(RequiredTestsNotPassedError);
+    expect(spec
       .given([opened, { type: 'TestRunCompleted', data: { mrId, runId: 'r1', headSha: head, passed: true, exitCode: 0, timedOut: false, durationMs: 1 } }])
-      .when(approve(fresh(alice), head, strict))
-      .then([approvedByAlice]);
+      .when(approve(fresh(alice), head, strict)).events()).toEqual([approvedByAlice]);
   });
 
   it('N approvals: one is not enough when two are required; N is never below 1', () => {
@@ -75,7 +75,7 @@ describe('merge request approval', () => {
     const first = { ...approvedByAlice, data: { ...approvedByAlice.data, requiredApprovals: 2 } };
     const state = [opened, first].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
     expect(approvedMerge(state)).toBeNull();
-    spec.given([opened, first]).when(approve(fresh(alice), head, two)).thenThrows(AlreadyApprovedError);
+    expect(spec.given([opened, first]).when(approve(fresh(alice), head, two)).error()).toBeInstanceOf(AlreadyApprovedError);
     const zero = [opened].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
     expect(mergeRequestDecider.decide(approve(fresh(alice), head, { requiredApprovals: 0, requirePassingTests: false }), zero)[0]).toMatchObject({
       data: { requiredApprovals: 1 },
@@ -83,9 +83,8 @@ describe('merge request approval', () => {
   });
 
   it('a merge is recorded once; a second record decides nothing', () => {
-    spec
+    expect(spec
       .given([opened, approvedByAlice, { type: 'MergeRequestMerged', data: { mrId, headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: false } }])
-      .when({ type: 'RecordMerge', data: { headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: true } })
-      .then([]);
+      .when({ type: 'RecordMerge', data: { headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: true } }).events()).toEqual([]);
   });
 });

@@ -17,37 +17,37 @@ const spec = deciderSpec(organizationDecider);
 
 describe('organization decider', () => {
   it('creates an organisation with a trimmed name', () => {
-    spec
+    expect(spec
       .given([])
-      .when({ type: 'CreateOrganization', data: { orgId, name: '  Acme ', createdBy: userId, providerId: null } })
-      .then([created]);
+      .when({ type: 'CreateOrganization', data: { orgId, name: '  Acme ', createdBy: userId, providerId: null } }).events()).toEqual([created]);
   });
 
   it('refuses to create an organisation twice', () => {
-    spec
+    const error = spec
       .given([created])
-      .when({ type: 'CreateOrganization', data: { orgId, name: 'Acme', createdBy: userId, providerId: null } })
-      .thenThrows(OrganizationAlreadyExistsError, 'ORG.ALREADY_EXISTS');
+      .when({ type: 'CreateOrganization', data: { orgId, name: 'Acme', createdBy: userId, providerId: null } }).error();
+    expect(error).toBeInstanceOf(OrganizationAlreadyExistsError);
+    expect(error).toMatchObject({ code: 'ORG.ALREADY_EXISTS' });
   });
 
   it.each([[''], ['   '], ['x'.repeat(101)], ['line\nbreak']])('refuses the name %j', (name) => {
-    spec
+    const error = spec
       .given([])
-      .when({ type: 'CreateOrganization', data: { orgId, name, createdBy: userId, providerId: null } })
-      .thenThrows(InvalidOrganizationNameError, 'ORG.INVALID_NAME');
+      .when({ type: 'CreateOrganization', data: { orgId, name, createdBy: userId, providerId: null } }).error();
+    expect(error).toBeInstanceOf(InvalidOrganizationNameError);
+    expect(error).toMatchObject({ code: 'ORG.INVALID_NAME' });
   });
 
   it('provisions once, and a second provisioning decides nothing', () => {
-    spec.given([created]).when({ type: 'ProvisionOrganization', data: { orgId } }).then([
+    expect(spec.given([created]).when({ type: 'ProvisionOrganization', data: { orgId } }).events()).toEqual([
       { type: 'OrganizationProvisioned', data: { orgId } },
     ]);
-    spec
+    expect(spec
       .given([created, { type: 'OrganizationProvisioned', data: { orgId } }])
-      .when({ type: 'ProvisionOrganization', data: { orgId } })
-      .then([]);
+      .when({ type: 'ProvisionOrganization', data: { orgId } }).events()).toEqual([]);
   });
 
   it('cannot provision an organisation that does not exist', () => {
-    spec.given([]).when({ type: 'ProvisionOrganization', data: { orgId } }).thenThrows(OrganizationNotFoundError);
+    expect(spec.given([]).when({ type: 'ProvisionOrganization', data: { orgId } }).error()).toBeInstanceOf(OrganizationNotFoundError);
   });
 });
