@@ -22,6 +22,7 @@ import {
 import { type EventStore, type Position, type RecordedEvent, START, type Subscription } from '../event-store/event-store.port';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store.adapter';
 import { decodePgPosition } from '../event-store/postgres/postgres-position';
+import { inTransaction } from '../database/transaction';
 import { uuidv7 } from '../ids/uuid-v7';
 import type { JsonLogger } from '../runtime/logger';
 
@@ -132,7 +133,7 @@ export class Sealer {
     const last = events[events.length - 1]!.position;
     const positions = events.map((e) => decodePgPosition(e.position).position);
     const advanced: ChainState[] = [];
-    await this.inTransaction(async (tx) => {
+    await inTransaction(this.pool, async (tx) => {
       const cp = await tx.query<{ position: string | null }>("select position from audit.sealer_position where name = 'sealer' for update");
       if ((cp.rows[0]?.position ?? null) !== expected) throw new ChainMovedError('another sealer moved on');
       const { rows } = await tx.query<EventsTableRow>(ROWS_SQL, [positions]);
@@ -318,20 +319,5 @@ export class Sealer {
       this.options.logger?.event('error', 'could not record AuditChainBroken', { error }),
     );
     this.options.logger?.event('error', 'audit chain broken', { chain, position, problem });
-  }
-
-  private async inTransaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
   }
 }

@@ -1,7 +1,6 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { StartupError } from '../runtime/startup-error';
+import { readOrCreateSecretFile } from './secret-file';
 
 /**
  * The API's symmetric secrets, all derived (HKDF-SHA256) from one root secret so there is one thing to rotate:
@@ -36,13 +35,5 @@ export function loadServerSecrets(env: { NODE_ENV: string; BASTION_SERVER_SECRET
   if (env.NODE_ENV === 'production') {
     throw new StartupError('BASTION_SERVER_SECRET is required in production (32 random bytes, base64).');
   }
-  if (!existsSync(devFile)) {
-    mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
-    writeFileSync(devFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  }
-  if ((statSync(devFile).mode & 0o077) !== 0) {
-    throw new StartupError(`${devFile} is readable by other users; run chmod 600 on it.`);
-  }
-  chmodSync(devFile, 0o600);
-  return deriveServerSecrets(Buffer.from(readFileSync(devFile, 'utf8').trim(), 'base64'));
+  return deriveServerSecrets(Buffer.from(readOrCreateSecretFile(devFile, () => randomBytes(32).toString('base64')), 'base64'));
 }

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './transaction';
 
 /** What the API presents for a request: the session from the verified access token, and its derived proof. */
 export interface SessionCredentials {
@@ -11,26 +12,6 @@ export class SessionNotLiveError extends Error {
   constructor() {
     super('The session is revoked, expired or not proven.');
     this.name = 'SessionNotLiveError';
-  }
-}
-
-async function inTransaction<T>(pool: Pool, work: (tx: PoolClient) => Promise<T>, first?: (tx: PoolClient) => Promise<void>): Promise<T> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('begin');
-    if (first) await first(client);
-    const result = await work(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => {
-      broken = true;
-    });
-    throw error;
-  } finally {
-    // A connection whose rollback failed is not returned to the pool: it might still be inside the transaction.
-    client.release(broken);
   }
 }
 

@@ -1,7 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { FernetKey, generateFernetKey, MultiFernet } from '../crypto/fernet';
 import { StartupError } from '../runtime/startup-error';
+import { readOrCreateSecretFile } from '../crypto/secret-file';
 
 /**
  * TOTP secrets at rest: a Fernet token of `{"u": <user id>, "s": <base32 secret>}`. Fernet has no associated data,
@@ -35,13 +34,7 @@ export function loadFernetKeys(env: { NODE_ENV: string; FERNET_KEYS?: string }, 
   let encoded = env.FERNET_KEYS;
   if (!encoded) {
     if (env.NODE_ENV === 'production') throw new StartupError('FERNET_KEYS is required in production (one or more Fernet keys, comma-separated).');
-    if (!existsSync(devFile)) {
-      mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
-      writeFileSync(devFile, generateFernetKey() + '\n', { mode: 0o600, flag: 'wx' });
-    }
-    if ((statSync(devFile).mode & 0o077) !== 0) throw new StartupError(`${devFile} is readable by other users; run chmod 600 on it.`);
-    chmodSync(devFile, 0o600);
-    encoded = readFileSync(devFile, 'utf8').trim();
+    encoded = readOrCreateSecretFile(devFile, generateFernetKey);
   }
   try {
     return new MultiFernet(encoded.split(',').map((k) => FernetKey.parse(k.trim())));

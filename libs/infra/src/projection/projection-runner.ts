@@ -1,5 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { type EventStore, type Position, type RecordedEvent, START, type Subscription } from '../event-store/event-store.port';
+import { inTransaction } from '../database/transaction';
 import type { JsonLogger } from '../runtime/logger';
 import { CheckpointStore } from './checkpoint-store';
 import { type Consumer, consumes } from './projection';
@@ -90,7 +91,7 @@ export class ProjectionRunner {
     if (consumer.kind === 'reactor') {
       for (const event of events) if (consumes(consumer, event.type)) await consumer.react(event);
     }
-    await this.inTransaction(async (tx) => {
+    await inTransaction(this.pool, async (tx) => {
       if (!(await this.checkpoints.lockIfAt(tx, this.name, expected))) throw new CheckpointMovedError(this.name);
       if (consumer.kind === 'projection') {
         for (const event of events) if (consumes(consumer, event.type)) await consumer.apply(tx, event);
@@ -123,25 +124,10 @@ export class ProjectionRunner {
   async reset(): Promise<void> {
     if (this.consumer.kind !== 'projection') throw new Error(`${this.name} is a reactor; replaying it would repeat its side effects.`);
     const tables = this.consumer.tables;
-    await this.inTransaction(async (tx) => {
+    await inTransaction(this.pool, async (tx) => {
       await tx.query('select 1 from projection_checkpoints where name = $1 for update', [this.name]);
       if (tables.length > 0) await tx.query(`truncate ${tables.map((t) => `"${t}"`).join(', ')}`);
       await this.checkpoints.reset(tx, this.name);
     });
-  }
-
-  private async inTransaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
   }
 }
