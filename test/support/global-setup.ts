@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { LocalKms } from '../../libs/infra/src/crypto/kms/local-kms.adapter';
 import { bootstrapRoles } from '../../libs/infra/src/database/bootstrap-roles';
 import { migrate, migrationsDigest } from '../../libs/infra/src/database/migrate';
 import { withDatabase } from '../../libs/infra/src/database/role-urls';
@@ -30,11 +33,15 @@ export default async function globalSetup(): Promise<void> {
       await admin.query(`create database ${template}`);
       await migrate(withDatabase(adminUrl(), template));
       await admin.query(`alter database ${template} with is_template true allow_connections false`);
+      await admin.query(`comment on database ${template} is '${Date.now()}'`);
     }
-    // Templates of older migration sets are dead weight.
+    // Templates of older migration sets are dead weight, once no concurrent run (another checkout, another
+    // migration set) can still be copying them: those made in the last six hours stay.
     const { rows } = await admin.query<{ datname: string }>(
-      "select datname from pg_database where datname like 'bastion\\_tpl\\_%' and datname <> $1",
-      [template],
+      `select datname from pg_database d
+        where datname like 'bastion\\_tpl\\_%' and datname <> $1
+          and coalesce(nullif(shobj_description(d.oid, 'pg_database'), '')::bigint, 0) < $2`,
+      [template, Date.now() - 6 * 3_600_000],
     );
     for (const { datname } of rows) {
       await admin.query(`alter database ${datname} is_template false`).catch(() => undefined);
@@ -46,4 +53,13 @@ export default async function globalSetup(): Promise<void> {
   }
   process.env.BASTION_TEST_TEMPLATE = template;
   process.env.BASTION_TEST_RUN_ID = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  // Every API of the run wraps org data keys (made at org creation) under one local KMS of its own, not the
+  // checkout's .data/kms. Its platform key is made here, before any worker starts: workers creating it at the same
+  // moment would race on the keyring file (read-modify-write) and one org's DEK could end up under a lost key.
+  // A suite that disables keys points KMS_LOCAL_DIR at a directory of its own before starting its API.
+  if (!process.env.KMS_LOCAL_DIR) {
+    process.env.KMS_LOCAL_DIR = mkdtempSync(join(tmpdir(), 'bastion-kms-run-'));
+    process.env.BASTION_TEST_KMS_DIR = process.env.KMS_LOCAL_DIR;
+    await new LocalKms({ directory: process.env.KMS_LOCAL_DIR }).createKey('platform');
+  }
 }

@@ -79,7 +79,7 @@ describe('the audit key directory', () => {
     withTemporaryDirectory(async (path) => {
       const kid = 'B'.repeat(43);
       await writeFile(join(path, `${kid}.json`), JSON.stringify({ kid, createdAt: T0.toISOString(), privateKeyPem: 'not a key' }), { mode: 0o600 });
-      await expect(new AuditKeyDirectory(path).load()).rejects.toThrow('does not hold an Ed25519 private key');
+      await expect(new AuditKeyDirectory(path).load()).rejects.toThrow('does not hold a usable Ed25519 private key');
     }));
 
   it('an absent directory holds no keys', async () => {

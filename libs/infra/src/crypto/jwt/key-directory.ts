@@ -1,55 +1,48 @@
-import { createPrivateKey, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from '../../config/project-root';
+import { instantSchema, kidSchema, PrivateKeyFiles } from '../private-key-files';
 import { SigningKeyFileExposedError, SigningKeyFileInvalidError } from './jwt-errors';
 import { generateSigningKey, signingKeyFromPrivateKey, type SigningKey } from './signing-keys';
 
-/** A `kid` is a base64url SHA-256 thumbprint; nothing else may become a file name. */
-const KID = /^[A-Za-z0-9_-]{43}$/;
-
-const instant = z.string().datetime({ offset: true });
-
 const keyFileSchema = z
   .object({
-    kid: z.string().regex(KID),
-    createdAt: instant,
-    signsFrom: instant,
-    retiredAt: instant.optional(),
+    kid: kidSchema,
+    createdAt: instantSchema,
+    signsFrom: instantSchema,
+    retiredAt: instantSchema.optional(),
     privateKeyPem: z.string(),
   })
   .strict();
 
-type KeyFile = z.infer<typeof keyFileSchema>;
-
-const FILE_MODE = 0o600;
-const DIRECTORY_MODE = 0o700;
-
 /**
- * Signing keys as files: `<kid>.json` each, mode 0600, in a directory of mode 0700 (default `.data/keys/`, which
- * git ignores). Each file holds the PKCS #8 private key and its dates; the public half and the `kid` are derived
- * from the private key on load, so a file cannot claim another key's `kid`. Writes go to a temporary file that is
- * renamed over the old one, so a process reading the directory never sees half a key.
+ * Signing keys as files (see {@link PrivateKeyFiles}): `<kid>.json` each, mode 0600, in a directory of mode 0700
+ * (default `.data/keys/`, which git ignores). Each file holds the PKCS #8 private key and its dates; the public half
+ * and the `kid` are derived from the private key on load.
  */
-export class KeyDirectory {
-  constructor(readonly path: string = join(projectRoot(), '.data', 'keys')) {}
-
-  /** Every key in the directory, oldest first; none if the directory does not exist. */
-  async load(): Promise<SigningKey[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.path);
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return [];
-      throw error;
-    }
-    const files = names.filter((name) => name.endsWith('.json') && !name.startsWith('.'));
-    const keys = await Promise.all(files.map((name) => this.#read(name)));
-    return keys
-      .filter((key): key is SigningKey => key !== undefined)
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.kid.localeCompare(b.kid));
+export class KeyDirectory extends PrivateKeyFiles<SigningKey, z.infer<typeof keyFileSchema>> {
+  constructor(path: string = join(projectRoot(), '.data', 'keys')) {
+    super(path, {
+      label: 'Signing key',
+      keyKind: 'RS256',
+      schema: keyFileSchema,
+      invalid: (message) => new SigningKeyFileInvalidError(message),
+      exposed: (message) => new SigningKeyFileExposedError(message),
+      toFile: (key) => ({
+        kid: key.kid,
+        createdAt: key.createdAt.toISOString(),
+        signsFrom: key.signsFrom.toISOString(),
+        ...(key.retiredAt ? { retiredAt: key.retiredAt.toISOString() } : {}),
+        privateKeyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      }),
+      fromFile: (file) =>
+        signingKeyFromPrivateKey(createPrivateKey(file.privateKeyPem), {
+          createdAt: new Date(file.createdAt),
+          signsFrom: new Date(file.signsFrom),
+          ...(file.retiredAt ? { retiredAt: new Date(file.retiredAt) } : {}),
+        }),
+    });
   }
 
   /**
@@ -63,104 +56,4 @@ export class KeyDirectory {
     // Read back rather than return the new key alone: a process starting alongside may have written one too.
     return this.load();
   }
-
-  /** Creates or replaces the file of `key`. */
-  async write(key: SigningKey): Promise<void> {
-    await this.#ensureDirectory();
-    const file: KeyFile = {
-      kid: key.kid,
-      createdAt: key.createdAt.toISOString(),
-      signsFrom: key.signsFrom.toISOString(),
-      ...(key.retiredAt ? { retiredAt: key.retiredAt.toISOString() } : {}),
-      privateKeyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    };
-    const temporary = join(this.path, `.${key.kid}.${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(temporary, 'wx', FILE_MODE);
-    try {
-      // The creation mode passes through the umask; set it outright before a byte of the key is written.
-      await handle.chmod(FILE_MODE);
-      await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`);
-      await handle.sync();
-    } catch (error) {
-      await handle.close();
-      await rm(temporary, { force: true });
-      throw error;
-    }
-    await handle.close();
-    await rename(temporary, this.#fileOf(key.kid));
-  }
-
-  async remove(kid: string): Promise<void> {
-    await rm(this.#fileOf(kid), { force: true });
-  }
-
-  #fileOf(kid: string): string {
-    if (!KID.test(kid)) throw new TypeError('a kid is a base64url SHA-256 thumbprint');
-    return join(this.path, `${kid}.json`);
-  }
-
-  async #ensureDirectory(): Promise<void> {
-    const created = await mkdir(this.path, { recursive: true, mode: DIRECTORY_MODE });
-    // Only a directory we created is ours to chmod; an existing one may be shared (the files are 0600 regardless).
-    if (created !== undefined) await chmod(this.path, DIRECTORY_MODE);
-  }
-
-  async #read(name: string): Promise<SigningKey | undefined> {
-    const path = join(this.path, name);
-    let text: string;
-    try {
-      // O_NOFOLLOW: a symbolic link could point the server at a key file nobody reviewed.
-      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        const stat = await handle.stat();
-        if (!stat.isFile()) throw new SigningKeyFileInvalidError(`Signing key file ${path} is not a regular file.`);
-        if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-          const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-          throw new SigningKeyFileExposedError(
-            `Refusing to load signing key file ${path}: its mode is ${mode}, so other users on this machine can read or replace it; run \`chmod 600 ${path}\`.`,
-          );
-        }
-        text = await handle.readFile('utf8');
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      // Removed by a concurrent rotation between listing and opening: it is no longer part of the set.
-      if (errorCode(error) === 'ENOENT') return undefined;
-      if (errorCode(error) === 'ELOOP') throw new SigningKeyFileInvalidError(`Signing key file ${path} is a symbolic link.`);
-      throw error;
-    }
-    return parseKeyFile(path, name, text);
-  }
-}
-
-async function parseKeyFile(path: string, name: string, text: string): Promise<SigningKey> {
-  const invalid = (why: string) => new SigningKeyFileInvalidError(`Signing key file ${path} ${why}.`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw invalid('is not JSON');
-  }
-  const parsed = keyFileSchema.safeParse(json);
-  if (!parsed.success) {
-    throw invalid(`is not a signing key file (${parsed.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')})`);
-  }
-  const file = parsed.data;
-  let key: SigningKey;
-  try {
-    key = await signingKeyFromPrivateKey(createPrivateKey(file.privateKeyPem), {
-      createdAt: new Date(file.createdAt),
-      signsFrom: new Date(file.signsFrom),
-      ...(file.retiredAt ? { retiredAt: new Date(file.retiredAt) } : {}),
-    });
-  } catch (error) {
-    throw invalid(`does not hold a usable RS256 private key (${error instanceof TypeError ? error.message : 'unreadable PEM'})`);
-  }
-  if (key.kid !== file.kid || name !== `${key.kid}.json`) throw invalid('is not named by the thumbprint of its key');
-  return key;
-}
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
