@@ -6,9 +6,10 @@
  *
  * On a fresh database (`bastion_bench_rls_<random>`: cluster roles bootstrapped, migrations applied, dropped at the
  * end, also on failure or Ctrl-C) it loads 1,000,000 rows into the `tasks` read model across 1,000 organisations,
- * gives each of a sample of them one member with a live session (rows in `authz.users`, `authz.organizations`,
- * `authz.memberships`, `authz.sessions`; the session's `proof_hash` is the SHA-256 of `sessionProof(key, id)` under
- * a key the benchmark holds), and measures "the latest 50 tasks of my organisation" at concurrency 8:
+ * gives each of them one member with a live session, of which a sample make the requests (rows in `authz.users`,
+ * `authz.organizations`, `authz.memberships`, `authz.sessions`; the session's `proof_hash` is the SHA-256 of
+ * `sessionProof(key, id)` under a key the benchmark holds), and measures "the latest 50 tasks of my organisation" at
+ * concurrency 8:
  *
  * - (a) `rls`: the real request helper — `withPrincipal(pool, session, org, …)` as `bastion_app`: begin,
  *   `authz.begin(session, proof, org)`, the query under the `tasks_read` policy, commit;
@@ -333,7 +334,7 @@ function ops(pools: Pools, experiments: { fold: boolean; lean: boolean }): Map<V
     const admin = pools.admin;
     const beginNoPolicy: Op = async (p) =>
       withoutPrincipal(admin, async (tx) => {
-        await tx.query('select * from authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]);
+        await tx.query('select authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]);
         return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
       });
     m.set('x: authz.begin, no policy', beginNoPolicy);
@@ -480,9 +481,11 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
     await c.query('vacuum (analyze) tasks');
     console.log(`vacuum analyze in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-    // One member with a live session in each sampled organisation.
-    const { rows: orgs } = await c.query<{ org_id: string }>(`select org_id from bench_orgs order by n limit ${SAMPLE_ORGS}`);
-    const principals: Principal[] = orgs.map(({ org_id }) => {
+    // One member with a live session in every organisation (so authz.memberships and authz.sessions have as many
+    // rows as there are orgs, and their lookups plan as in production: by index); the timed requests use the
+    // first SAMPLE_ORGS of them.
+    const { rows: orgs } = await c.query<{ org_id: string }>('select org_id from bench_orgs order by n');
+    const everyone: Principal[] = orgs.map(({ org_id }) => {
       const sessionId = randomUUID();
       return {
         orgId: org_id,
@@ -491,7 +494,8 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
         fakeBinding: randomBytes(32).toString('hex'),
       };
     });
-    const ids = principals.map((p) => p.userId);
+    const principals = everyone.slice(0, SAMPLE_ORGS);
+    const ids = everyone.map((p) => p.userId);
     await c.query(
       `insert into authz.users (id, email, email_normalized, display_name, email_verified_at, created_at)
        select u, 'bench-' || u || '@example.test', 'bench-' || u || '@example.test', 'Bench member', now(), now()
@@ -500,7 +504,7 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
     );
     await c.query(
       `insert into authz.memberships (org_id, user_id, role) select o, u, 'member' from unnest($1::uuid[], $2::uuid[]) as t(o, u)`,
-      [principals.map((p) => p.orgId), ids],
+      [everyone.map((p) => p.orgId), ids],
     );
     await c.query(
       `insert into authz.sessions (id, principal_type, principal_id, rotated_at, amr, proof_hash, created_at,
@@ -508,9 +512,9 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
        select s, 'human', u, now(), '{pwd}', h, now(), now() + interval '1 day', now() + interval '7 days'
          from unnest($1::uuid[], $2::uuid[], $3::bytea[]) as t(s, u, h)`,
       [
-        principals.map((p) => p.session.sessionId),
+        everyone.map((p) => p.session.sessionId),
         ids,
-        principals.map((p) => createHash('sha256').update(p.session.proof).digest()),
+        everyone.map((p) => createHash('sha256').update(p.session.proof).digest()),
       ],
     );
     // An agent of the first sampled org with a session, and three of that org's tasks assigned to it: the sanity
@@ -574,9 +578,26 @@ async function sanityCheck(pools: Pools, principals: readonly Principal[], agent
   if (assigned.length !== 3 || ids(agentSees) !== ids(assigned)) {
     throw new Error(`${label}: the agent sees ${agentSees.length} tasks, not its ${assigned.length} assigned ones`);
   }
+  // The agent forges a human principal type before and during its statements: it never sees more than its own.
+  const mine = new Set(assigned.map((r) => r.task_id));
+  const forge = "set_config('bastion.principal_type', 'human', true)";
+  const attacks = [
+    `select task_id from tasks where org_id = $1 and ${forge} is not null`,
+    `select t.task_id, ${forge} from tasks t where t.org_id = $1`,
+    `select t.task_id from (select ${forge} from generate_series(1, 3)) f, tasks t where t.org_id = $1`,
+    `select task_id from tasks where org_id = (select $1::uuid from (select ${forge}) x)`,
+  ];
+  for (const sql of attacks) {
+    const seen = await withPrincipal(pools.app, agent.session, agent.orgId, async (tx) => {
+      const before = (await tx.query<{ task_id: string }>(sql, [agent.orgId])).rows;
+      const after = (await tx.query<{ task_id: string }>(all, [agent.orgId])).rows; // the setting is now forged
+      return [...before, ...after];
+    });
+    if (seen.some((r) => !mine.has(r.task_id))) throw new Error(`${label}: a forged principal type showed the agent other tasks: ${sql}`);
+  }
   console.log(
     `sanity (${label}): a member sees the org's latest 50 (as the direct query), another org's and no principal's: 0, ` +
-      'the agent: its 3; authz.begin into another org: BA004',
+      'the agent: its 3, also when it forges a human principal type before or during a statement; authz.begin into another org: BA004',
   );
 }
 
@@ -614,7 +635,7 @@ async function breakdown(urls: { app: string; projector: string; admin: string }
     const one = {
       rls: async (p: Principal, s: Steps) => {
         await timed(s, 'begin', () => app.query('begin'));
-        await timed(s, 'authz.begin / set_config', () => app.query('select * from authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
+        await timed(s, 'authz.begin / set_config', () => app.query('select authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
         await timed(s, 'query', () => app.query(LATEST_TASKS, [p.orgId]));
         await timed(s, 'commit', () => app.query('commit'));
       },
@@ -629,7 +650,7 @@ async function breakdown(urls: { app: string; projector: string; admin: string }
       },
       'x: authz.begin, no policy': async (p: Principal, s: Steps) => {
         await timed(s, 'begin', () => admin.query('begin'));
-        await timed(s, 'authz.begin / set_config', () => admin.query('select * from authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
+        await timed(s, 'authz.begin / set_config', () => admin.query('select authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
         await timed(s, 'query', () => admin.query(LATEST_TASKS, [p.orgId]));
         await timed(s, 'commit', () => admin.query('commit'));
       },
