@@ -8,13 +8,12 @@ import { AuditKeyDirectory } from '../../libs/infra/src/audit';
 import { Sealer } from '../../libs/infra/src/audit-sealer/sealer';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
-import { eventually } from '../support/events';
+import { mfaFreshAdmin as mfaFreshAdminOf, sealedOrg } from '../support/audit';
 import { call } from '../support/http';
 import { addMember, newAgent, newOrg, type OrgFixture } from '../support/orgs';
 import { ROOT } from '../support/processes';
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
-import { awayFromStepEdge, oathtool } from '../support/totp';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -47,23 +46,8 @@ afterAll(async () => {
   if (api) await dropPrefix(api.redisPrefix);
 });
 
-async function sealed(orgId: string): Promise<void> {
-  await eventually(async () => {
-    const { rows } = await admin.query(
-      `select (select count(*) from events where org_id = $1)::int as stored, coalesce((select count from audit.chain_heads where chain = 'org:' || $1), 0)::int as sealed`,
-      [orgId],
-    );
-    return rows[0].stored === rows[0].sealed ? true : undefined;
-  }, 20000);
-}
-
-async function mfaFreshAdmin(): Promise<OrgFixture> {
-  const org = await newOrg(api);
-  const started = await call(api, 'POST', '/v1/auth/mfa/totp/enroll', { token: org.admin.accessToken });
-  await awayFromStepEdge();
-  await call(api, 'POST', '/v1/auth/mfa/totp/confirm', { token: org.admin.accessToken, body: { code: oathtool(started.body.secret as string) } });
-  return org;
-}
+const sealed = (orgId: string) => sealedOrg(admin, orgId);
+const mfaFreshAdmin = () => mfaFreshAdminOf(api);
 
 async function exportTo(org: OrgFixture, file: string, format = 'jsonl'): Promise<number> {
   const response = await fetch(`${api.base}/v1/orgs/${org.orgId}/audit/export?format=${format}`, { headers: { authorization: `Bearer ${org.admin.accessToken}` } });
@@ -88,7 +72,7 @@ describe('the audit trail', () => {
     expect(entries.map((e) => e.type)).toEqual(['TaskCreated', 'TaskCreated', 'TaskCreated']);
     expect(BigInt(entries[0]!.position) > BigInt(entries[1]!.position)).toBe(true);
     const page2 = await call(api, 'GET', `/v1/orgs/${org.orgId}/audit?limit=3&cursor=${page1.body.nextCursor}`, { token: org.admin.accessToken });
-    expect((page2.body.entries as { type: string }[]).map((e) => e.type)).toEqual(['TaskCreated', 'MemberAdded', 'OrganizationCreated']);
+    expect((page2.body.entries as { type: string }[]).map((e) => e.type)).toEqual(['TaskCreated', 'OrgKeyCreated', 'MemberAdded']);
     const onlyOrg = await call(api, 'GET', `/v1/orgs/${org.orgId}/audit?type=OrganizationCreated&order=asc`, { token: org.admin.accessToken });
     expect((onlyOrg.body.entries as { type: string }[]).map((e) => e.type)).toEqual(['OrganizationCreated']);
     expect((await call(api, 'GET', `/v1/orgs/${org.orgId}/audit?actorType=agent`, { token: org.admin.accessToken })).body.entries).toEqual([]);

@@ -5,23 +5,25 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { enqueueMergeWhenMergeRequestApproved } from '../../apps/projector/src/code/enqueue-merge-when-merge-request-approved.reactor';
 import { mergeApprovedRequest } from '../../apps/worker/src/code/merge.processor';
+import { runRequestedTests } from '../../apps/worker/src/code/test-run.processor';
+import type { CodePolicy } from '../../libs/domain/src';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
 import { ProjectionRunner } from '../../libs/infra/src/projection/projection-runner';
 import { JobQueue } from '../../libs/infra/src/queue/job-queue';
-import { QUEUES } from '../../libs/infra/src/queue/queues';
+import { QUEUES, type TestRunJob } from '../../libs/infra/src/queue/queues';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { newEvent } from '../support/events';
 import { call, decodeJwt } from '../support/http';
 import { addMember, newOrg, type OrgFixture } from '../support/orgs';
-import { TestProjector } from '../support/projector';
+import { TestProjector, waitForGate } from '../support/projector';
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
 import { withPrincipal } from '../../libs/infra/src/database/with-principal';
@@ -84,15 +86,35 @@ function credentialsOf(token: string) {
   return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
 }
 
+const policyOf = async (orgId: string): Promise<CodePolicy> => {
+  const row = (await poolFor(db.urlFor('bastion_worker')).query('select * from authz.code_policy($1)', [orgId])).rows[0];
+  return { requiredApprovals: row.required_approvals, requirePassingTests: row.require_passing_tests };
+};
+
+/** The test-run jobs the API enqueued, run by the worker's processor (real bubblewrap). */
+async function runTestJobs(): Promise<string[]> {
+  const queue = new JobQueue(QUEUES.testRuns, redis, api.redisPrefix);
+  const jobs = await queue.raw().getJobs(['waiting', 'delayed', 'prioritized']);
+  const workerStore = new PostgresEventStore(poolFor(db.urlFor('bastion_worker')));
+  const outcomes: string[] = [];
+  for (const job of jobs) {
+    outcomes.push(await runRequestedTests(workerStore, reposRoot, job.data as TestRunJob, { limits: { timeoutMs: 60_000, memoryBytes: 1024 ** 3 } }));
+    await job.remove();
+  }
+  await queue.close();
+  return outcomes;
+}
+
 async function runSaga(): Promise<string[]> {
   const projectorPool = poolFor(db.urlFor('bastion_projector'));
   const queue = new JobQueue(QUEUES.merges, redis, api.redisPrefix);
+  await waitForGate(projectorPool);
   await new ProjectionRunner(projectorPool, new PostgresEventStore(projectorPool), enqueueMergeWhenMergeRequestApproved(new PostgresEventStore(projectorPool), queue)).catchUp();
   const jobs = await queue.raw().getJobs(['waiting', 'delayed', 'prioritized']);
   const workerStore = new PostgresEventStore(poolFor(db.urlFor('bastion_worker')));
   const outcomes: string[] = [];
   for (const job of jobs) {
-    outcomes.push(await mergeApprovedRequest(workerStore, reposRoot, job.data as never));
+    outcomes.push(await mergeApprovedRequest(workerStore, reposRoot, job.data as never, { policyOf }));
     await job.remove();
   }
   await queue.close();
@@ -111,6 +133,10 @@ describe('code governance: only a human approval moves main', () => {
   beforeAll(async () => {
     org = await newOrg(api);
     reviewer = await addMember(api, org, 'member');
+    // This org requires a passing test run on the current head before approval and merge.
+    await admin.query('update authz.sessions set mfa_at = now() where id = $1', [decodeJwt(org.admin.accessToken).payload.sid]);
+    const policy = await call(api, 'PUT', `/v1/orgs/${org.orgId}/settings/merge-requests`, { token: org.admin.accessToken, body: { requiredApprovals: 1, requirePassingTests: true } });
+    expect(policy.status).toBe(204);
     const created = await call(api, 'POST', `/v1/orgs/${org.orgId}/repos`, { token: org.admin.accessToken, body: { name: 'service' } });
     expect(created.status).toBe(201);
     repoId = created.body.id as string;
@@ -123,6 +149,8 @@ describe('code governance: only a human approval moves main', () => {
   it('an agent clones, branches, pushes its own namespace and opens a merge request', async () => {
     await git(clone, 'checkout', '-b', `agent/${agent.agentId}/feature`);
     writeFileSync(join(clone, 'feature.txt'), 'written by an agent\n');
+    mkdirSync(join(clone, '.bastion'));
+    writeFileSync(join(clone, '.bastion', 'ci.json'), JSON.stringify({ command: ['sh', '-c', 'grep -q "written by an agent" feature.txt'] }));
     await git(clone, 'add', '.');
     await git(clone, 'commit', '-m', 'Add feature');
     const pushed = await git(clone, 'push', 'origin', `agent/${agent.agentId}/feature`);
@@ -136,6 +164,12 @@ describe('code governance: only a human approval moves main', () => {
     expect(opened.status).toBe(201);
     expect(opened.body.headSha).toBe(headSha);
     mrId = opened.body.id as string;
+  });
+
+  it('the agent runs the tests through the API; the sandboxed run on its head passes', async () => {
+    const requested = await call(api, 'POST', `/v1/orgs/${org.orgId}/repos/${repoId}/merge-requests/${mrId}/test-runs`, { token: agent.token, body: { headSha } });
+    expect(requested.status).toBe(202);
+    expect(await runTestJobs()).toEqual(['passed']);
   });
 
   it.each([
@@ -196,19 +230,32 @@ describe('code governance: only a human approval moves main', () => {
     expect((await git(fresh, 'log', '--format=%s', '-1')).out.trim()).toMatch(/^Merge merge request/);
     expect(execFileSync('cat', [join(fresh, 'feature.txt')], { encoding: 'utf8' })).toBe('written by an agent\n');
 
-    const { rows } = await admin.query('select type, metadata from events where stream_id = $1 order by revision', [`mr-${mrId}`]);
-    expect(rows.map((r) => r.type)).toEqual(['MergeRequestOpened', 'MergeRequestApproved', 'MergeRequestMerged']);
-    expect(rows.map((r) => r.metadata.actor.type)).toEqual(['agent', 'human', 'system']);
+    const { rows } = await admin.query('select type, data, metadata from events where stream_id = $1 order by revision', [`mr-${mrId}`]);
+    expect(rows.map((r) => r.type)).toEqual(['MergeRequestOpened', 'TestRunRequested', 'TestRunCompleted', 'MergeRequestApproved', 'MergeRequestMerged']);
+    expect(rows.map((r) => r.metadata.actor.type)).toEqual(['agent', 'agent', 'system', 'human', 'system']);
+    expect(rows.map((r) => r.data.headSha)).toEqual([headSha, headSha, headSha, headSha, headSha]);
+    expect(rows[2].data).toMatchObject({ passed: true, exitCode: 0 });
+    // The whole story across streams, in the store's global order: the policy, the agent's push, the merge request.
+    const story = await admin.query(
+      `select type from events where stream_id in ($1, $2, $3) and type in ('MergeRequestPolicyChanged', 'PushAccepted', 'MergeRequestOpened', 'TestRunRequested', 'TestRunCompleted', 'MergeRequestApproved', 'MergeRequestMerged') order by position`,
+      [`org-${org.orgId}`, `repo-${repoId}`, `mr-${mrId}`],
+    );
+    expect(story.rows.map((r) => r.type)).toEqual(['MergeRequestPolicyChanged', 'PushAccepted', 'MergeRequestOpened', 'TestRunRequested', 'TestRunCompleted', 'MergeRequestApproved', 'MergeRequestMerged']);
     // The read model shows the whole story too.
     await projector.catchUp();
     const shown = await call(api, 'GET', `/v1/orgs/${org.orgId}/repos/${repoId}/merge-requests/${mrId}`, { token: reviewer.accessToken });
-    expect(shown.body).toMatchObject({ state: 'merged', headSha, approvals: [expect.objectContaining({ approverId: reviewer.userId, headSha })] });
+    expect(shown.body).toMatchObject({
+      state: 'merged',
+      headSha,
+      approvals: [expect.objectContaining({ approverId: reviewer.userId, headSha })],
+      testRuns: [expect.objectContaining({ headSha, status: 'passed' })],
+    });
   });
 
   it('a replayed merge job never merges twice and never records a false failure', async () => {
     const workerStore = new PostgresEventStore(poolFor(db.urlFor('bastion_worker')));
     const job = { orgId: org.orgId, repoId, mrId, headSha, causationEventId: randomUUID(), correlationId: randomUUID() };
-    expect(await mergeApprovedRequest(workerStore, reposRoot, job)).toBe('already-recorded');
+    expect(await mergeApprovedRequest(workerStore, reposRoot, job, { policyOf })).toBe('already-recorded');
     const { rows } = await admin.query("select count(*)::int as n from events where stream_id = $1 and type like 'MergeRequestMerge%'", [`mr-${mrId}`]);
     expect(rows[0].n).toBe(1);
   });

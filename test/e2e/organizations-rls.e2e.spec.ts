@@ -100,7 +100,7 @@ describe('team management', () => {
       [invitee.userId, 'member'],
     ]);
     const stream = (await events.readStream(`org-${org.orgId}`)).map((e) => e.type);
-    expect(stream).toEqual(['OrganizationCreated', 'MemberAdded', 'MemberInvited', 'InvitationAccepted', 'MemberAdded']);
+    expect(stream).toEqual(['OrganizationCreated', 'MemberAdded', 'OrgKeyCreated', 'MemberInvited', 'InvitationAccepted', 'MemberAdded']);
     expect(JSON.stringify(await events.readStream(`org-${org.orgId}`))).not.toContain(String(invite.body.token));
   });
 

@@ -34,18 +34,25 @@ export class TestProjector {
    * the server (the xid8 gate), and other Jest workers' transactions count: wait until the gate has passed them.
    */
   async catchUp(): Promise<void> {
-    const { rows } = await this.pool.query<{ target: string | null }>('select max(position) as target from events');
-    const target = rows[0]!.target;
-    if (target !== null) {
-      for (let i = 0; i < 500; i += 1) {
-        const gated = await this.pool.query(
-          'select 1 from events where position <= $1 and transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) limit 1',
-          [target],
-        );
-        if (gated.rowCount === 0) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await waitForGate(this.pool);
     for (const runner of this.runners) await runner.catchUp();
+  }
+}
+
+/**
+ * Waits until every event committed so far is past the xid8 gate, which other Jest workers' open transactions hold
+ * back too: a subscription started after this sees them all.
+ */
+export async function waitForGate(pool: Pool): Promise<void> {
+  const { rows } = await pool.query<{ target: string | null }>('select max(position) as target from events');
+  const target = rows[0]!.target;
+  if (target === null) return;
+  for (let i = 0; i < 500; i += 1) {
+    const gated = await pool.query(
+      'select 1 from events where position <= $1 and transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) limit 1',
+      [target],
+    );
+    if (gated.rowCount === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

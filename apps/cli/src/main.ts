@@ -12,6 +12,8 @@ import { isAbsolute } from 'node:path';
 import { loadConfig } from '@bastion/infra/config/config';
 import { projectRoot } from '@bastion/infra/config/project-root';
 import { KeyDirectory, rotateSigningKeys } from '@bastion/infra/crypto/jwt';
+import { erasePerson, personEmailLookupKey } from '@bastion/infra/crypto/person-keys';
+import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { loadFernetKeys, TotpSecretBox } from '@bastion/infra/mfa/totp-secret-box';
 import { bootstrapRoles } from '@bastion/infra/database/bootstrap-roles';
 import { migrate } from '@bastion/infra/database/migrate';
@@ -33,6 +35,9 @@ const USAGE = `usage: bastion <command>
   providers grant-admin <provider> <email> make a verified user Provider Admin of every org of the provider
   providers revoke-admin <provider> <email>
   providers attach <provider> <org>        put an organisation under a provider
+  erase-person <userId|email>
+                       crypto-shredding: delete the person's keys, so their email, name, IP addresses and user
+                       agents in every event (and export) can no longer be read; records PersonErased
 `;
 
 /** Creates DATABASE_URL's database when it does not exist, through the server's maintenance database. */
@@ -94,6 +99,18 @@ async function main(): Promise<void> {
     }
     case 'providers': {
       await providers(config.DATABASE_URL, args, say);
+      return;
+    }
+    case 'erase-person': {
+      if (!args[0]) throw new StartupError('usage: bastion erase-person <userId|email>');
+      const secretFile = isAbsolute(config.BASTION_SERVER_SECRET_FILE) ? config.BASTION_SERVER_SECRET_FILE : join(projectRoot(), config.BASTION_SERVER_SECRET_FILE);
+      const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
+      try {
+        const erased = await erasePerson(pool, new PostgresEventStore(pool), personEmailLookupKey(loadServerSecrets(config, secretFile)), args[0]);
+        say(`erased: ${erased.keysDeleted} key(s)${erased.userId ? ` of user ${erased.userId}` : ''}; recorded in ${erased.streamId}`);
+      } finally {
+        await pool.end();
+      }
       return;
     }
     case 'replay':

@@ -1,18 +1,8 @@
 import { Controller, Get, Header, Inject, Param, ParseUUIDPipe, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { toNewEvents } from '@bastion/domain';
-import {
-  auditExportCsv,
-  auditExportJsonl,
-  type ChainState,
-  chainOf,
-  emptyChain,
-  RECORDED_AT_CANONICAL_SQL,
-  type SignedCheckpoint,
-  type StoredEvent,
-  storedEventFromRow,
-  type EventsTableRow,
-} from '@bastion/infra/audit';
+import { type AuditSigningClient, auditExportChunks, auditExportMediaType, auditExportRange, chainOf, signedCheckpointFromRow } from '@bastion/infra/audit';
+import { personalSubjectsOf, revealPersonal } from '@bastion/infra/crypto/person-keys';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -21,9 +11,9 @@ import { HumansOnly, Public } from '../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
+import { PersonalData } from '../identity/personal-data/personal-data';
 
 import { AUDIT_SIGNING } from './audit.tokens';
-import type { AuditSigningClient } from './audit-signing.client';
 
 export class AuditQuery {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(100) actor?: string;
@@ -47,7 +37,6 @@ export class OrgParam {
   @IsUUID() orgId!: string;
 }
 
-const PAGE = 1000;
 
 @ApiTags('audit')
 @Controller()
@@ -55,6 +44,7 @@ export class AuditController {
   constructor(
     private readonly db: SessionDatabase,
     @Inject(AUDIT_SIGNING) private readonly signing: AuditSigningClient,
+    private readonly personal: PersonalData,
   ) {}
 
   /** The organisation's trail, newest first by default; keyset pagination over the sealed chain. */
@@ -70,7 +60,8 @@ export class AuditController {
       (
         await tx.query(
           `select l.position, l.count, l.chain_hash, l.event_id, l.event_type, l.stream_id, l.actor_type, l.actor_id, l.occurred_at,
-                  e.metadata -> 'sessionId' as session_id, e.metadata -> 'ip' as ip
+                  e.metadata -> 'sessionId' as session_id, e.metadata -> 'ip' as ip,
+                  e.metadata ->> 'requestId' as request_id, e.metadata -> 'userAgent' as user_agent
              from audit.chain_links l join events e on e.position = l.position
             where l.org_id = $1
               and ($2::text is null or l.actor_id = $2) and ($3::text is null or l.actor_type = $3)
@@ -83,6 +74,13 @@ export class AuditController {
         )
       ).rows,
     );
+    // IP addresses and user agents are sealed per person: shown when the person's key exists, else as erased.
+    const keys = await this.personal.keys.keysOf(this.personal.transact, personalSubjectsOf(rows.flatMap((r) => [r.ip, r.user_agent])));
+    const reveal = (r: { ip: unknown; user_agent: unknown; request_id: string | null }) => {
+      const ip = revealPersonal(keys, r.ip, r.request_id ? { record: r.request_id, field: 'request.ip' } : null);
+      const userAgent = revealPersonal(keys, r.user_agent, r.request_id ? { record: r.request_id, field: 'request.userAgent' } : null);
+      return { ip: ip.value, ipErased: ip.erased, userAgent: userAgent.value, userAgentErased: userAgent.erased };
+    };
     return {
       entries: rows.map((r) => ({
         position: String(r.position),
@@ -94,7 +92,7 @@ export class AuditController {
         actor: { type: r.actor_type, id: r.actor_id },
         occurredAt: r.occurred_at,
         sessionId: r.session_id,
-        ip: r.ip,
+        ...reveal(r),
       })),
       nextCursor: rows.length === limit ? String(rows[rows.length - 1].position) : null,
     };
@@ -110,7 +108,7 @@ export class AuditController {
     const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'audit:view' }, async (tx) =>
       (await tx.query('select * from audit.checkpoints where org_id = $1 order by count desc, issued_at desc limit 20', [orgId])).rows,
     );
-    return { checkpoints: rows.map(toSignedCheckpoint) };
+    return { checkpoints: rows.map(signedCheckpointFromRow) };
   }
 
   /**
@@ -125,81 +123,33 @@ export class AuditController {
   @ApiOkResponse({ description: 'application/x-ndjson or text/csv, streamed' })
   async export(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Query() q: ExportQuery, @Req() req: BastionRequest, @Res() res: Response): Promise<void> {
     const principal = req.principal!;
-    const chain = chainOf(orgId);
+    const format = q.format ?? 'jsonl';
     const range = await this.db.inOrg(principal, orgId, { permission: 'audit:export' }, async (tx) => {
       await tx.query('select authz.require_fresh_mfa()');
-      const bounds = (
-        await tx.query<{ first: string | null; last: string | null }>(
-          `select min(count) as first, max(count) as last from audit.chain_links
-            where chain = $1 and ($2::timestamptz is null or occurred_at >= $2) and ($3::timestamptz is null or occurred_at <= $3)`,
-          [chain, q.from ?? null, q.to ?? null],
-        )
-      ).rows[0]!;
-      const first = bounds.first === null ? null : Number(bounds.first);
-      const last = bounds.last === null ? null : Number(bounds.last);
-      let from: ChainState = emptyChain(chain);
-      if (first !== null && first > 1) {
-        const prev = (await tx.query('select count, chain_hash, position from audit.chain_links where chain = $1 and count = $2', [chain, first - 1])).rows[0];
-        from = { chain, count: Number(prev.count), head: prev.chain_hash, lastPosition: String(prev.position) };
-      }
-      const [event] = toNewEvents([{ type: 'AuditExported', data: { orgId, format: q.format ?? 'jsonl', from: q.from ?? null, to: q.to ?? null, fromCount: first, toCount: last } }], commandContext(req, { orgId }));
+      const range = await auditExportRange(tx, chainOf(orgId), { from: q.from, to: q.to });
+      const [event] = toNewEvents(
+        [{ type: 'AuditExported', data: { orgId, format, from: q.from ?? null, to: q.to ?? null, fromCount: range.first, toCount: range.last } }],
+        commandContext(req, { orgId }),
+      );
       await new PostgresEventStore(tx).append(`org-${orgId}`, [event!], 'any');
-      return { from, first, last };
+      return range;
     });
-
-    const db = this.db;
-    async function* events(): AsyncGenerator<StoredEvent> {
-      if (range.first === null || range.last === null) return;
-      let after = range.first - 1;
-      while (after < range.last) {
-        const rows = await db.inOrg(principal, orgId, { permission: 'audit:export' }, async (tx) =>
-          (
-            await tx.query<EventsTableRow & { count: string; chain_hash: string }>(
-              `select l.count, l.chain_hash, e.position, e.transaction_id, e.id, e.stream_id, e.revision, e.type, e.org_id, e.data, e.metadata,
-                      ${RECORDED_AT_CANONICAL_SQL.replace('recorded_at', 'e.recorded_at')} as recorded_at
-                 from audit.chain_links l left join events e on e.position = l.position
-                where l.chain = $1 and l.count > $2 and l.count <= $3 order by l.count limit ${PAGE}`,
-              [chain, after, range.last],
-            )
-          ).rows,
-        );
-        if (rows.length === 0) return;
-        for (const row of rows) {
-          // A sealed event missing from the store (deleted behind disabled triggers) leaves a gap the verifier names.
-          if (row.id) yield { ...storedEventFromRow(row), sealedChainHash: row.chain_hash } as StoredEvent;
-        }
-        after = Number(rows[rows.length - 1]!.count);
-      }
-    }
-    const sealed = await this.db.inOrg(principal, orgId, { permission: 'audit:export' }, async (tx) =>
-      (
-        await tx.query('select * from audit.checkpoints where chain = $1 and count >= $2 and count <= $3 order by count, issued_at', [
-          chain,
-          range.from.count,
-          range.last ?? 0,
-        ])
-      ).rows.map(toSignedCheckpoint),
-    );
-    const options = {
-      from: range.from,
-      events: events(),
-      checkpoints: sealed,
-      sign: (statement: { chain: string; count: number; head: string; position: string | null }) =>
-        this.signing.sign({ chain: statement.chain as typeof chain, count: statement.count, head: statement.head, position: statement.position }),
-      now: () => new Date(),
-    };
-    const csv = q.format === 'csv';
-    res.status(200).type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-    res.setHeader('Content-Disposition', `attachment; filename="audit-${orgId}.${csv ? 'csv' : 'jsonl'}"`);
+    res.status(200).type(auditExportMediaType(format));
+    res.setHeader('Content-Disposition', `attachment; filename="audit-${orgId}.${format}"`);
     res.setHeader('Cache-Control', 'no-store');
+    const chunks = auditExportChunks({
+      format,
+      range,
+      read: (work) => this.db.inOrg(principal, orgId, { permission: 'audit:export' }, work),
+      sign: this.signing.signer(),
+      now: () => new Date(),
+    });
     try {
-      for await (const line of csv ? auditExportCsv(options) : auditExportJsonl(options)) {
-        if (!res.write(line.endsWith('\n') ? line : `${line}\n`)) await new Promise((r) => res.once('drain', r));
+      for await (const chunk of chunks) {
+        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
       }
     } catch {
-      // The sealer signs only states it sealed: when the stored events no longer hash to the sealed chain (an edit
-      // behind disabled triggers), it refuses. The export then ends without its final checkpoint; the verifier
-      // names the first record that does not match, and the missing checkpoint as truncation.
+      // Headers are sent: the export ends without its final checkpoint, which the verifier reports as truncation.
     }
     res.end();
   }
@@ -214,16 +164,3 @@ export class AuditController {
     return { keys: rows.map((r) => r.public_jwk) };
   }
 }
-
-function toSignedCheckpoint(r: Record<string, unknown>): SignedCheckpoint {
-  return {
-    chain: r.chain as SignedCheckpoint['chain'],
-    position: r.position === null ? null : String(r.position),
-    count: Number(r.count),
-    head: r.head as string,
-    issuedAt: (r.issued_at as Date).toISOString(),
-    keyId: r.key_id as string,
-    signature: r.signature as string,
-  };
-}
-

@@ -16,6 +16,7 @@ import type { AuthenticatedPrincipal } from '../auth/principal';
 import { Public } from '../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../auth/request-context';
 import { SessionDatabase } from '../auth/session-database';
+import { PersonalData } from '../identity/personal-data/personal-data';
 import { SessionIssuer } from '../identity/session-issuer';
 import { LOGGER, REDIS, SERVER_SECRETS } from '../tokens';
 import { hookUrl, reposRoot } from './code.settings';
@@ -38,6 +39,7 @@ export class GitHttpController {
     @Inject(ACCESS_TOKENS) private readonly tokens: AccessTokens,
     @Inject(SERVER_SECRETS) private readonly secrets: ServerSecrets,
     @Inject(LOGGER) private readonly logger: JsonLogger,
+    private readonly personal: PersonalData,
   ) {}
 
   private challenge(res: Response, status = 401): void {
@@ -53,6 +55,9 @@ export class GitHttpController {
     const password = decoded.slice(decoded.indexOf(':') + 1);
     const agentKey = parseAgentKey(password);
     if (agentKey) {
+      // The agent's key seals the request's IP and user agent into SessionStarted; it is loaded before the transaction.
+      const candidate = await this.db.anonymous((tx) => new IdentityRepository(tx).agentKeyLookup(agentKey.prefix));
+      if (candidate?.usable) await this.personal.prepare(req, candidate.agent_id);
       const started = await this.db.anonymous(async (tx) => {
         const found = await new IdentityRepository(tx).agentKeyLookup(agentKey.prefix);
         if (!found || !found.usable || !agentKeyMatches(this.secrets.agentKeyHashKey, agentKey.secret, found.key_hash)) return null;

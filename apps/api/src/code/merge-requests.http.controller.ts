@@ -20,7 +20,9 @@ import { type BastionRequest, commandContext } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
+import { type FieldSealer, SEALED_FIELDS, SealedFields, sealEvents } from '../security/sealed-fields';
 import { reposRoot } from './code.settings';
+import { testRunView } from './test-runs.http.controller';
 
 export class OpenMergeRequestRequest {
   @ApiProperty({ example: 'agent/<agent-id>/feature' }) @IsString() @Matches(/^[A-Za-z0-9._/-]{1,200}$/) sourceBranch!: string;
@@ -39,14 +41,15 @@ export class CommentRequest {
 
 const notFound = () => new ProblemError({ type: problemType('not-found'), title: 'no such merge request', status: 404 });
 
-async function runCommand(tx: PoolClient, req: BastionRequest, orgId: string, mrId: string, command: MergeRequestCommand, repoId?: string) {
+/** The description and comment bodies are sealed under the org's DEK (`sealer`, made before the transaction). */
+async function runCommand(tx: PoolClient, req: BastionRequest, orgId: string, mrId: string, command: MergeRequestCommand, repoId?: string, sealer?: FieldSealer) {
   const store = new PostgresEventStore(tx);
   const stream = `mr-${mrId}`;
   const history = await store.readStream(stream);
   const state = fold(mergeRequestDecider, history as unknown as MergeRequestEvent[]);
   if (state.status !== 'Empty' && (state.orgId !== orgId || (repoId && state.repoId !== repoId))) throw new MergeRequestNotFoundError();
   const decided = mergeRequestDecider.decide(command, state);
-  if (decided.length) await store.append(stream, toNewEvents(decided, commandContext(req, { orgId })), history.length === 0 ? 'no_stream' : history.length - 1);
+  if (decided.length) await store.append(stream, sealEvents(toNewEvents(decided, commandContext(req, { orgId })), sealer), history.length === 0 ? 'no_stream' : history.length - 1);
   return decided;
 }
 
@@ -57,6 +60,7 @@ export class MergeRequestsController {
   constructor(
     private readonly db: SessionDatabase,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly fields: SealedFields,
   ) {}
 
   /** An agent (mr:open) or a member (code:contribute) opens a merge request from a branch to main. */
@@ -79,11 +83,12 @@ export class MergeRequestsController {
     const headSha = await resolveRef(repoPath, `refs/heads/${body.sourceBranch}`).catch(() => null);
     if (!headSha) throw new ProblemError({ type: problemType('validation'), title: 'the source branch does not exist', status: 422, errors: [{ field: 'sourceBranch', message: 'does not exist' }] });
     const mrId = uuidv7();
+    const sealer = body.description ? await this.fields.sealerFor(req, orgId, { permission: 'code:contribute', agentCapability: 'mr:open' }) : undefined;
     await this.db.inOrg(principal, orgId, { permission: 'code:contribute', agentCapability: 'mr:open' }, (tx) =>
       runCommand(tx, req, orgId, mrId, {
         type: 'OpenMergeRequest',
         data: { mrId, repoId, orgId, sourceBranch: body.sourceBranch, headSha, title: body.title, description: body.description ?? '', openedBy: { type: principal.type, id: principal.id } },
-      }),
+      }, undefined, sealer),
     );
     return { id: mrId, headSha };
   }
@@ -92,20 +97,23 @@ export class MergeRequestsController {
   @Get(':mrId')
   @ApiOkResponse({ description: 'state, head, approvals, runs' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('repoId', new ParseUUIDPipe()) repoId: string, @Param('mrId', new ParseUUIDPipe()) mrId: string, @Req() req: BastionRequest) {
-    const row = await this.db.inOrg(req.principal!, orgId, { permission: 'mr:view', agentCapability: 'mr:open' }, async (tx) =>
+    const [row, runs] = await this.db.inOrg(req.principal!, orgId, { permission: 'mr:view', agentCapability: 'mr:open' }, async (tx) => [
       (await tx.query('select * from merge_requests where org_id = $1 and repo_id = $2 and mr_id = $3', [orgId, repoId, mrId])).rows[0],
-    );
+      (await tx.query('select * from merge_request_test_runs where org_id = $1 and mr_id = $2 order by requested_at, run_id', [orgId, mrId])).rows,
+    ]);
     if (!row) throw notFound();
+    // One record: fails closed with `key-revoked` (409) while the org's key is withdrawn.
+    const [description] = await this.fields.openOne(req, orgId, { permission: 'mr:view', agentCapability: 'mr:open' }, [{ record: row.mr_id, field: SEALED_FIELDS.mergeRequestDescription, token: row.description }]);
     return {
       id: row.mr_id,
       title: row.title,
-      description: row.description,
+      description,
       sourceBranch: row.source_branch,
       headSha: row.head_sha,
       state: row.state,
       openedBy: { type: row.opened_by_type, id: row.opened_by_id },
       approvals: row.approvals,
-      testRuns: row.test_runs,
+      testRuns: (runs as Record<string, unknown>[]).map(testRunView),
       mergeCommit: row.merge_commit,
       lastFailure: row.last_failure,
     };
@@ -116,8 +124,9 @@ export class MergeRequestsController {
   @HttpCode(201)
   @ApiCreatedResponse()
   async comment(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('repoId', new ParseUUIDPipe()) repoId: string, @Param('mrId', new ParseUUIDPipe()) mrId: string, @Body() body: CommentRequest, @Req() req: BastionRequest) {
+    const sealer = await this.fields.sealerFor(req, orgId, { permission: 'mr:review', agentCapability: 'mr:open' });
     await this.db.inOrg(req.principal!, orgId, { permission: 'mr:review', agentCapability: 'mr:open' }, (tx) =>
-      runCommand(tx, req, orgId, mrId, { type: 'CommentOnMergeRequest', data: { body: body.body, changesRequested: body.changesRequested ?? false }, actor: { type: req.principal!.type, id: req.principal!.id } }, repoId),
+      runCommand(tx, req, orgId, mrId, { type: 'CommentOnMergeRequest', data: { body: body.body, changesRequested: body.changesRequested ?? false }, actor: { type: req.principal!.type, id: req.principal!.id } }, repoId, sealer),
     );
     return {};
   }

@@ -38,6 +38,9 @@ const DOMAIN_STATUS: Record<string, number> = {
   'MR.TESTS_REQUIRED': 409,
   'MR.ALREADY_APPROVED': 409,
   'MR.INVALID': 422,
+  'MR.TEST_RUN_STALE_HEAD': 409,
+  'MR.TEST_RUN_NOT_FOUND': 404,
+  'MR.POLICY_INVALID': 400,
 };
 
 function fromHttpException(exception: HttpException): Problem {

@@ -9,7 +9,3 @@ export function newEmailToken(): { token: string; hash: Buffer } {
 export function hashEmailToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
-
-export function emailHash(normalizedEmail: string): string {
-  return createHash('sha256').update(normalizedEmail).digest('hex');
-}

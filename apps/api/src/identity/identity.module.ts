@@ -26,6 +26,7 @@ import { TeamController } from '../organization/team/team.http.controller';
 import { CanvasController } from '../task/canvas.http.controller';
 import { TasksController } from '../task/tasks.http.controller';
 import { REDIS } from '../tokens';
+import { PersonalDataModule } from './personal-data/personal-data.module';
 import { MAIL_SENDER, PASSWORD_HASHING, PASSWORD_RULES, type PasswordRules } from './identity.ports';
 import { SIGN_IN_LIMITER, THROTTLE_REPORTS } from './identity.tokens';
 import { JwksController } from './jwks/jwks.http.controller';
@@ -41,6 +42,7 @@ const passwordRules: PasswordRules = {
 };
 
 @Module({
+  imports: [PersonalDataModule],
   controllers: [
     SignUpController,
     VerifyEmailController,

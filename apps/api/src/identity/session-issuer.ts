@@ -8,7 +8,7 @@ import { encodeRefreshToken } from '@bastion/infra/identity/refresh-token';
 import { sessionProofHash } from '@bastion/infra/identity/session-proof';
 import type { PoolClient } from 'pg';
 import { ACCESS_TOKENS, type AccessTokens } from '../auth/access-tokens';
-import { type BastionRequest, commandContext } from '../auth/request-context';
+import { type BastionRequest, clientOf, commandContext } from '../auth/request-context';
 import { SERVER_SECRETS } from '../tokens';
 
 export interface StartedSession {
@@ -65,8 +65,8 @@ export class SessionIssuer {
       proofHash: sessionProofHash(this.secrets.sessionProofKey, sessionId),
       idleExpiresAt: new Date(now + idleSeconds * 1000),
       absoluteExpiresAt: new Date(now + absoluteSeconds * 1000),
-      ip: ctx.ip ?? null,
-      userAgent: ctx.userAgent ?? null,
+      // The sessions table (mutable, erasable, listed to the user) keeps them in plaintext; the event only sealed.
+      ...clientOf(req),
       event: event!,
     });
     const access = await this.tokens.issue({ type: principal.type, id: principal.id, sessionId, amr, orgId: principal.orgId });

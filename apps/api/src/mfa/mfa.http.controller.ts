@@ -25,6 +25,7 @@ import { type BastionRequest, commandContext } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
+import { PersonalData } from '../identity/personal-data/personal-data';
 import { SessionIssuer } from '../identity/session-issuer';
 import { AccessTokenResponse } from '../identity/sign-in-with-password/sign-in-with-password.http.controller';
 import { SERVER_SECRETS } from '../tokens';
@@ -58,6 +59,7 @@ export class MfaController {
     @Inject(MFA_LIMITER) private readonly limiter: MfaLimiter,
     @Inject(SERVER_SECRETS) private readonly secrets: ServerSecrets,
     @Inject(ACCESS_TOKENS) private readonly tokens: AccessTokens,
+    private readonly personal: PersonalData,
   ) {}
 
   private event(req: BastionRequest, type: string, data: Record<string, unknown>, actorId?: string, orgId: string | null = null) {
@@ -130,6 +132,7 @@ export class MfaController {
     if (!body.code === !body.recoveryCode) {
       throw new ProblemError({ type: problemType('validation'), title: 'send exactly one of code or recoveryCode', status: 400 });
     }
+    await this.personal.prepare(req, userId); // seals the request's IP and user agent into the events below
     const started = await this.db.anonymous(async (tx) => {
       const repo = new MfaRepository(tx);
       if (body.recoveryCode) {

@@ -44,6 +44,12 @@ function newGcpKey(): string {
   return name;
 }
 
+/** An org as it was before org creation made its DEK: none. */
+async function withoutDataKey(orgId: string): Promise<void> {
+  await admin.query('delete from authz.org_key_state where org_id = $1', [orgId]);
+  await admin.query('delete from authz.org_data_keys where org_id = $1', [orgId]);
+}
+
 async function markMfaFresh(user: SignedIn): Promise<void> {
   await admin.query('update authz.sessions set mfa_at = now() where id = $1', [decodeJwt(user.accessToken).payload.sid]);
 }
@@ -99,12 +105,14 @@ afterAll(async () => {
 
 describe('GET /v1/orgs/:orgId/security/kms', () => {
   it('shows where the DEK is wrapped, what the KMS says of that key, and the emergency stop', async () => {
-    const org = await newOrg(api, 'Fresh');
-    const none = await call(api, 'GET', path(org.orgId), { token: org.admin.accessToken });
+    const bare = await newOrg(api, 'Made before keys');
+    await withoutDataKey(bare.orgId);
+    const none = await call(api, 'GET', path(bare.orgId), { token: bare.admin.accessToken });
     expect(none.status).toBe(200);
     expect(none.body).toMatchObject({ keyRef: null, provider: null, state: 'none', revoked: false });
 
-    await keys.ensureDataKey(as(org.admin, org.orgId), org.orgId, stampAs(org.admin, org.orgId));
+    // Org creation makes the org's DEK, under the platform key.
+    const org = await newOrg(api, 'Fresh');
     const platform = await call(api, 'GET', path(org.orgId), { token: org.admin.accessToken });
     expect(platform.body).toMatchObject({ keyRef: 'local://platform', provider: 'local', version: 1, state: 'enabled', revoked: false });
     // References and states only: no wrapped bytes, no key material.
@@ -230,6 +238,7 @@ describe('POST /v1/orgs/:orgId/security/kms/revoke and /restore', () => {
     );
 
     const bare = await newOrg(api, 'Bare');
+    await withoutDataKey(bare.orgId);
     await markMfaFresh(bare.admin);
     const reply = await call(api, 'POST', path(bare.orgId, '/revoke'), { token: bare.admin.accessToken });
     expect(reply.status).toBe(404);

@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CONFIG, type Config } from '@bastion/infra/config/config';
 import { DataKeyCache } from '@bastion/infra/crypto/envelope';
 import { GcpKms, LocalKms } from '@bastion/infra/crypto/kms';
@@ -10,6 +10,7 @@ import { SessionDatabase } from '../auth/session-database';
 import { LOGGER, REDIS } from '../tokens';
 import { KmsController } from './kms.http.controller';
 import { kmsSettingsFromEnv } from './kms.settings';
+import { SealedFields } from './sealed-fields';
 import { KMS_ROUTER, ORG_KEY_SERVICE, ORG_KEYS_RUNTIME } from './security.tokens';
 
 /** Everything the per-org key service holds open, closed together at shutdown. */
@@ -50,9 +51,11 @@ export async function openOrgKeysRuntime(config: Config, redis: Redis, logger: J
 }
 
 /**
- * The org's encryption key over HTTP (`/v1/orgs/:orgId/security/kms…`), and {@link ORG_KEY_SERVICE} for every
- * module that encrypts or decrypts an org's fields.
+ * The org's encryption key over HTTP (`/v1/orgs/:orgId/security/kms…`), and {@link ORG_KEY_SERVICE} and
+ * {@link SealedFields} for every module that encrypts or decrypts an org's fields (global: every context that
+ * stores a sensitive field needs them, and none should build its own key service).
  */
+@Global()
 @Module({
   controllers: [KmsController],
   providers: [
@@ -64,8 +67,9 @@ export async function openOrgKeysRuntime(config: Config, redis: Redis, logger: J
     },
     { provide: ORG_KEY_SERVICE, inject: [ORG_KEYS_RUNTIME], useFactory: (runtime: OrgKeysRuntime) => runtime.service },
     { provide: KMS_ROUTER, inject: [ORG_KEYS_RUNTIME], useFactory: (runtime: OrgKeysRuntime) => runtime.router },
+    SealedFields,
   ],
-  exports: [ORG_KEY_SERVICE],
+  exports: [ORG_KEY_SERVICE, SealedFields],
 })
 export class SecurityModule implements OnApplicationShutdown {
   constructor(@Inject(ORG_KEYS_RUNTIME) private readonly runtime: OrgKeysRuntime) {}

@@ -7,13 +7,15 @@ import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, Validat
 import type { PoolClient } from 'pg';
 import type { BastionRequest } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
+import type { Requirement } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
+import { type OpenedField, SEALED_FIELDS, SealedFields, type SealedRef } from '../security/sealed-fields';
 import { runTaskCommand } from './task-commands';
 
 export class CreateTaskRequest {
   @ApiProperty() @IsString() @MaxLength(200) title!: string;
-  @ApiPropertyOptional({ description: 'Sensitive: encrypted under the organisation’s key once BYOK applies.' })
+  @ApiPropertyOptional({ description: 'Sensitive: sealed under the organisation’s key at the command; stored and projected only as ciphertext.' })
   @IsOptional()
   @IsString()
   @MaxLength(20_000)
@@ -53,7 +55,7 @@ export class ListTasksQuery {
   @ApiPropertyOptional({ default: 50 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200) limit?: number;
 }
 
-interface TaskRow {
+export interface TaskRow {
   task_id: string;
   title: string;
   description: string;
@@ -66,11 +68,22 @@ interface TaskRow {
   updated_at: Date;
 }
 
-export function taskView(r: TaskRow) {
+/** The sealed description of a task row, bound to its org, task and field. */
+export function descriptionRef(r: TaskRow): SealedRef {
+  return { record: r.task_id, field: SEALED_FIELDS.taskDescription, token: r.description };
+}
+
+/**
+ * A task as the API shows it, with its description opened. When the org's key is withdrawn, a list still shows
+ * every task, with `description: null` and `descriptionUnavailable` saying why (`key-revoked`, `kms-unavailable`,
+ * `undecryptable`); the field is absent otherwise.
+ */
+export function taskView(r: TaskRow, description: OpenedField) {
   return {
     id: r.task_id,
     title: r.title,
-    description: r.description,
+    description: description.value,
+    ...(description.unavailable === null ? {} : { descriptionUnavailable: description.unavailable }),
     status: r.status,
     position: r.position,
     assignee: r.assignee_id ? { type: r.assignee_type, id: r.assignee_id } : null,
@@ -80,13 +93,18 @@ export function taskView(r: TaskRow) {
   };
 }
 
+const TASK_READ: Requirement = { permission: 'task:view', agentCapability: 'task:work_assigned' };
+
 const actorOf = (req: BastionRequest): Actor => ({ type: req.principal!.type, id: req.principal!.id });
 
 @ApiTags('tasks')
 @ApiBearerAuth()
 @Controller('v1/orgs/:orgId/tasks')
 export class TasksController {
-  constructor(private readonly db: SessionDatabase) {}
+  constructor(
+    private readonly db: SessionDatabase,
+    private readonly fields: SealedFields,
+  ) {}
 
   @Requires('task:create')
   @Post()
@@ -94,34 +112,46 @@ export class TasksController {
   @ApiCreatedResponse({ description: '{id}; the canvas shows it once projected.' })
   async create(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Body() body: CreateTaskRequest, @Req() req: BastionRequest) {
     const taskId = uuidv7();
-    await this.db.inOrg(req.principal!, orgId, { permission: 'task:create' }, (tx) =>
-      runTaskCommand(tx, req, orgId, taskId, {
-        type: 'CreateTask',
-        data: { taskId, orgId, title: body.title, description: body.description ?? '', createdBy: req.principal!.id },
-      }),
+    const requirement: Requirement = { permission: 'task:create' };
+    const sealer = body.description ? await this.fields.sealerFor(req, orgId, requirement) : undefined;
+    await this.db.inOrg(req.principal!, orgId, requirement, (tx) =>
+      runTaskCommand(
+        tx,
+        req,
+        orgId,
+        taskId,
+        { type: 'CreateTask', data: { taskId, orgId, title: body.title, description: body.description ?? '', createdBy: req.principal!.id } },
+        sealer,
+      ),
     );
     return { id: taskId };
   }
 
   @Requires('task:view', 'task:work_assigned')
   @Get()
-  @ApiOkResponse({ description: '{tasks: [...]}, latest first' })
+  @ApiOkResponse({
+    description: '{tasks: [...]}, latest first. A description whose key is withdrawn is `null`, with `descriptionUnavailable` saying why.',
+  })
   async list(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Query() query: ListTasksQuery, @Req() req: BastionRequest) {
-    const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'task:view', agentCapability: 'task:work_assigned' }, async (tx) =>
-      (await tx.query<TaskRow>('select * from tasks where org_id = $1 order by updated_at desc limit $2', [orgId, query.limit ?? 50])).rows,
-    );
-    return { tasks: rows.map(taskView) };
+    const [rows, keys] = await this.db.inOrg(req.principal!, orgId, TASK_READ, async (tx) => {
+      const found = (await tx.query<TaskRow>('select * from tasks where org_id = $1 order by updated_at desc limit $2', [orgId, query.limit ?? 50])).rows;
+      return [found, await this.fields.wrappedKeysIn(tx, orgId, found.map((r) => r.description))] as const;
+    });
+    const descriptions = await this.fields.openEach(req, orgId, TASK_READ, rows.map(descriptionRef), keys);
+    return { tasks: rows.map((row, i) => taskView(row, descriptions[i]!)) };
   }
 
   @Requires('task:view', 'task:work_assigned')
   @Get(':taskId')
-  @ApiOkResponse({ description: 'The task.' })
+  @ApiOkResponse({ description: 'The task. Fails closed with `key-revoked` (409) while the organisation’s key is withdrawn.' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('taskId', new ParseUUIDPipe()) taskId: string, @Req() req: BastionRequest) {
-    const row = await this.db.inOrg(req.principal!, orgId, { permission: 'task:view', agentCapability: 'task:work_assigned' }, async (tx) =>
-      (await tx.query<TaskRow>('select * from tasks where org_id = $1 and task_id = $2', [orgId, taskId])).rows[0],
-    );
+    const [row, keys] = await this.db.inOrg(req.principal!, orgId, TASK_READ, async (tx) => {
+      const found = (await tx.query<TaskRow>('select * from tasks where org_id = $1 and task_id = $2', [orgId, taskId])).rows[0];
+      return [found, found ? await this.fields.wrappedKeysIn(tx, orgId, [found.description]) : undefined] as const;
+    });
     if (!row) throw new ProblemError({ type: problemType('not-found'), title: 'no such task', status: 404 });
-    return taskView(row);
+    const [description] = await this.fields.openOne(req, orgId, TASK_READ, [descriptionRef(row)], keys);
+    return taskView(row, { value: description!, unavailable: null });
   }
 
   @Requires('task:update', 'task:work_assigned')
@@ -134,8 +164,18 @@ export class TasksController {
     @Body() body: UpdateTaskRequest,
     @Req() req: BastionRequest,
   ): Promise<void> {
-    await this.db.inOrg(req.principal!, orgId, { permission: 'task:update', agentCapability: 'task:work_assigned' }, (tx) =>
-      runTaskCommand(tx, req, orgId, taskId, { type: 'UpdateTask', data: { title: body.title, description: body.description }, actor: actorOf(req) }),
+    const requirement: Requirement = { permission: 'task:update', agentCapability: 'task:work_assigned' };
+    // A title-only change needs no key, so it still works while the org's key is withdrawn.
+    const sealer = body.description ? await this.fields.sealerFor(req, orgId, requirement) : undefined;
+    await this.db.inOrg(req.principal!, orgId, requirement, (tx) =>
+      runTaskCommand(
+        tx,
+        req,
+        orgId,
+        taskId,
+        { type: 'UpdateTask', data: { title: body.title, description: body.description }, actor: actorOf(req) },
+        sealer,
+      ),
     );
   }
 

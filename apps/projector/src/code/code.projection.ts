@@ -6,6 +6,7 @@ import type {
   MergeRequestOpened,
   RepositoryCreated,
   TestRunCompleted,
+  TestRunRequested,
 } from '@bastion/domain';
 import type { Projection } from '@bastion/infra/projection/projection';
 
@@ -26,12 +27,12 @@ export const repositoriesProjection: Projection = {
   },
 };
 
-/** Merge requests: state, head, approvals of the current head, runs, and the merge outcome. */
+/** Merge requests: state, head, approvals of the current head, test runs (their own table), and the merge outcome. */
 export const mergeRequestsProjection: Projection = {
   kind: 'projection',
   name: 'merge_requests',
-  handles: ['MergeRequestOpened', 'MergeRequestHeadUpdated', 'MergeRequestApproved', 'TestRunCompleted', 'MergeRequestMerged', 'MergeRequestMergeFailed'],
-  tables: ['merge_requests'],
+  handles: ['MergeRequestOpened', 'MergeRequestHeadUpdated', 'MergeRequestApproved', 'TestRunRequested', 'TestRunCompleted', 'MergeRequestMerged', 'MergeRequestMergeFailed'],
+  tables: ['merge_requests', 'merge_request_test_runs'],
   async apply(tx, event) {
     const at = event.metadata.occurredAt;
     const org = event.metadata.orgId;
@@ -59,13 +60,24 @@ export const mergeRequestsProjection: Projection = {
         );
         return;
       }
+      case 'TestRunRequested': {
+        const d = event.data as TestRunRequested['data'];
+        await tx.query(
+          `insert into merge_request_test_runs (org_id, mr_id, run_id, head_sha, status, requested_by_type, requested_by_id, requested_at)
+           values ($1, $2, $3, $4, 'requested', $5, $6, $7) on conflict do nothing`,
+          [org, d.mrId, d.runId, d.headSha, d.requestedBy.type, d.requestedBy.id, at],
+        );
+        await tx.query('update merge_requests set updated_at = $3 where org_id = $1 and mr_id = $2', [org, d.mrId, at]);
+        return;
+      }
       case 'TestRunCompleted': {
         const d = event.data as TestRunCompleted['data'];
         await tx.query(
-          `update merge_requests set test_runs = test_runs || jsonb_build_array(jsonb_build_object('runId', $3::text, 'headSha', $4::text, 'passed', $5::boolean)), updated_at = $6::timestamptz
-            where org_id = $1 and mr_id = $2`,
-          [org, d.mrId, d.runId, d.headSha, d.passed, at],
+          `update merge_request_test_runs set status = $3, exit_code = $4, timed_out = $5, invalid_config = $6, duration_ms = $7, completed_at = $8
+            where org_id = $1 and run_id = $2`,
+          [org, d.runId, d.passed ? 'passed' : 'failed', d.exitCode, d.timedOut, d.invalidConfig ?? false, Math.min(d.durationMs, 2_147_483_647), at],
         );
+        await tx.query('update merge_requests set updated_at = $3 where org_id = $1 and mr_id = $2', [org, d.mrId, at]);
         return;
       }
       case 'MergeRequestMerged': {

@@ -20,7 +20,10 @@ export function enqueueMergeWhenMergeRequestApproved(store: EventStore, queue: J
       const state = fold(mergeRequestDecider, history as unknown as MergeRequestEvent[]);
       const merge = approvedMerge(state);
       if (!merge || state.status !== 'Open') return;
-      await queue.add(`merge-${mrId}-${merge.headSha}`, { orgId: state.orgId, repoId: state.repoId, mrId, headSha: merge.headSha, causationEventId: event.id, correlationId: event.metadata.correlationId });
+      // Keyed by (merge request, head, approvers so far): a replay adds nothing, but when a merge was refused because
+      // the org raised N after the first approval, the approval that completes the new N still gets its job.
+      const approvers = new Set(state.approvals.filter((a) => a.headSha === merge.headSha).map((a) => a.approverId)).size;
+      await queue.add(`merge-${mrId}-${merge.headSha}-${approvers}`, { orgId: state.orgId, repoId: state.repoId, mrId, headSha: merge.headSha, causationEventId: event.id, correlationId: event.metadata.correlationId });
     },
   };
 }

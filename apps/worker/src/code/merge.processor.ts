@@ -1,31 +1,44 @@
 import {
   approvedMerge,
+  type CodePolicy,
   fold,
   mergeRequestDecider,
   type MergeRequestCommand,
   type MergeRequestEvent,
-  SYSTEM_ACTOR,
   toNewEvents,
+  unmetMergeRules,
 } from '@bastion/domain';
+import { jobContext } from '../job-context';
 import type { EventStore } from '@bastion/infra/event-store/event-store.port';
 import { resolveRef } from '@bastion/infra/git/git-command';
 import { MainMovedError, MergeConflictError } from '@bastion/infra/git/git-errors';
 import { isFastForward } from '@bastion/infra/git/fast-forward';
 import { mergeApproved } from '@bastion/infra/git/merge';
 import { openRepository } from '@bastion/infra/git/repository-store';
-import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import type { MergeJob } from '@bastion/infra/queue/queues';
 
 export type MergeJobOutcome = 'merged' | 'already-merged' | 'already-recorded' | 'refused' | 'conflict';
+
+export interface MergeDeps {
+  /** The org's merge-request policy as it is now (authz.code_policy): re-checked before main moves. */
+  readonly policyOf: (orgId: string) => Promise<CodePolicy>;
+  readonly clock?: () => Date;
+  /**
+   * Test seam: runs after `update-ref` moved main and before the event is appended — where a crash would leave
+   * main moved and nothing recorded. Production never passes it.
+   */
+  readonly afterMainMoved?: (mergeCommit: string) => Promise<void>;
+}
 
 /**
  * The merge worker: the only code that moves `main`. It re-reads the merge request, re-checks that the approvals of
  * the job's head are complete (a replayed job for a stale head is refused and recorded), and merges the approved
  * SHA — never the branch tip — with the author, committer, date and message fixed at approval, so a retry builds the
  * same commit. If the head is already in main (a crash after update-ref, before the event), the merge is recorded as
- * done, never as failed.
+ * done, never as failed. Otherwise the org's current policy is re-checked (N approvals, a passing run) before main moves.
  */
-export async function mergeApprovedRequest(store: EventStore, reposRoot: string, job: MergeJob, clock: () => Date = () => new Date()): Promise<MergeJobOutcome> {
+export async function mergeApprovedRequest(store: EventStore, reposRoot: string, job: MergeJob, deps: MergeDeps): Promise<MergeJobOutcome> {
+  const clock = deps.clock ?? (() => new Date());
   const stream = `mr-${job.mrId}`;
   const history = await store.readStream(stream);
   const state = fold(mergeRequestDecider, history as unknown as MergeRequestEvent[]);
@@ -33,15 +46,7 @@ export async function mergeApprovedRequest(store: EventStore, reposRoot: string,
   const record = async (command: MergeRequestCommand) => {
     const decided = mergeRequestDecider.decide(command, state);
     if (decided.length === 0) return;
-    const events = toNewEvents(decided, {
-      orgId: job.orgId,
-      actor: SYSTEM_ACTOR,
-      authMethod: 'system',
-      correlationId: job.correlationId,
-      causationId: job.causationEventId,
-      now: clock(),
-      newId: () => uuidv7(),
-    });
+    const events = toNewEvents(decided, jobContext(job, clock()));
     await store.append(stream, events, history.length - 1);
   };
   const approved = approvedMerge(state);
@@ -59,6 +64,12 @@ export async function mergeApprovedRequest(store: EventStore, reposRoot: string,
     await record({ type: 'RecordMerge', data: { headSha: approved.headSha, mergeCommit: main, alreadyMerged: true } });
     return 'already-merged';
   }
+  // The org's policy now, not at approval: N raised or passing tests required since then stops the merge.
+  const unmet = unmetMergeRules(state, await deps.policyOf(job.orgId));
+  if (unmet) {
+    await record({ type: 'RecordMergeFailure', data: { headSha: approved.headSha, reason: 'rules-no-longer-hold', detail: unmet } });
+    return 'refused';
+  }
   const c = approved.commit;
   const date = new Date(c.date);
   try {
@@ -69,6 +80,7 @@ export async function mergeApprovedRequest(store: EventStore, reposRoot: string,
       committer: { name: c.committerName, email: c.committerEmail, date },
       message: c.message,
     });
+    if (outcome.outcome === 'merged') await deps.afterMainMoved?.(outcome.commit);
     await record({ type: 'RecordMerge', data: { headSha: approved.headSha, mergeCommit: outcome.commit, alreadyMerged: outcome.outcome === 'already-merged' } });
     return outcome.outcome;
   } catch (error) {

@@ -3,14 +3,19 @@ import {
   type OrganizationEvent,
   organizationDecider,
   streamId,
-  SYSTEM_ACTOR,
   toNewEvents,
 } from '@bastion/domain';
+import { jobContext } from '../job-context';
 import type { EventStore } from '@bastion/infra/event-store/event-store.port';
-import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import type { ProvisionOrganizationJob } from '@bastion/infra/queue/queues';
 
 export type ProvisionOutcome = 'provisioned' | 'already-provisioned';
+
+/**
+ * The org stream also holds facts of other deciders (MemberAdded at creation, OrgKeyCreated and the other key
+ * events): the organization decider folds only its own, and the append still expects the stream's last revision.
+ */
+const ORGANIZATION_EVENT_TYPES: ReadonlySet<string> = new Set<OrganizationEvent['type']>(['OrganizationCreated', 'OrganizationProvisioned']);
 
 /**
  * Provisions an organisation's platform resources and records `OrganizationProvisioned`. Idempotent: it re-reads
@@ -24,18 +29,11 @@ export async function provisionOrganization(
 ): Promise<ProvisionOutcome> {
   const stream = streamId('org', job.orgId);
   const history = await store.readStream(stream);
-  const state = fold(organizationDecider, history as unknown as OrganizationEvent[]);
+  const own = history.filter((event) => ORGANIZATION_EVENT_TYPES.has(event.type));
+  const state = fold(organizationDecider, own as unknown as OrganizationEvent[]);
   const decided = organizationDecider.decide({ type: 'ProvisionOrganization', data: { orgId: job.orgId } }, state);
   if (decided.length === 0) return 'already-provisioned';
-  const events = toNewEvents(decided, {
-    orgId: job.orgId,
-    actor: SYSTEM_ACTOR,
-    authMethod: 'system',
-    correlationId: job.correlationId,
-    causationId: job.causationEventId,
-    now: clock(),
-    newId: () => uuidv7(),
-  });
+  const events = toNewEvents(decided, jobContext(job, clock()));
   await store.append(stream, events, history.length - 1);
   return 'provisioned';
 }

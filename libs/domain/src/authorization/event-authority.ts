@@ -74,6 +74,7 @@ export const EVENT_AUTHORITY = {
   MergeRequestApproved: { human: 'mr:approve', agent: null },
   MergeRequestMerged: { human: 'system', agent: null },
   MergeRequestMergeFailed: { human: 'system', agent: null },
+  MergeRequestPolicyChanged: { human: 'platform', agent: null }, // org:security + step-up, via authz.set_code_policy
   // BYOK: the org's data key (never key material in the event)
   OrgKeyCreated: { human: 'platform', agent: null },
   OrgKeyRewrapped: { human: 'platform', agent: null },
@@ -82,6 +83,8 @@ export const EVENT_AUTHORITY = {
   // audit
   AuditExported: { human: 'audit:export', agent: null },
   AuditChainBroken: { human: 'system', agent: null },
+  AuditExportCompleted: { human: 'system', agent: null },
+  AuditExportFailed: { human: 'system', agent: null },
   // provider tenancy: granted only by the platform operator's CLI
   ProviderCreated: { human: 'system', agent: null },
   ProviderAdminGranted: { human: 'system', agent: null },

@@ -27,10 +27,15 @@ export type MergeRequestOpened = DomainEvent<
 >;
 export type MergeRequestHeadUpdated = DomainEvent<'MergeRequestHeadUpdated', { mrId: string; headSha: string; pushedBy: Actor }>;
 export type MergeRequestCommented = DomainEvent<'MergeRequestCommented', { mrId: string; body: string; changesRequested: boolean }>;
-export type TestRunRequested = DomainEvent<'TestRunRequested', { mrId: string; runId: string; headSha: string }>;
+export type TestRunRequested = DomainEvent<'TestRunRequested', { mrId: string; runId: string; headSha: string; requestedBy: Actor }>;
+/**
+ * The outcome of a sandboxed run. No output: it is text the tested code chose (it could echo anything the
+ * repository holds), and events are immutable. `invalidConfig` marks a head whose `.bastion/ci.json` is missing or
+ * malformed, so nothing ran.
+ */
 export type TestRunCompleted = DomainEvent<
   'TestRunCompleted',
-  { mrId: string; runId: string; headSha: string; passed: boolean; exitCode: number | null; timedOut: boolean; durationMs: number }
+  { mrId: string; runId: string; headSha: string; passed: boolean; exitCode: number | null; timedOut: boolean; durationMs: number; invalidConfig?: boolean }
 >;
 /** The design card's "HumanApproved": only a human principal, on the current head, with fresh MFA. */
 export type MergeRequestApproved = DomainEvent<
@@ -42,6 +47,9 @@ export type MergeRequestMergeFailed = DomainEvent<
   'MergeRequestMergeFailed',
   { mrId: string; headSha: string; reason: 'conflict' | 'main-moved' | 'rules-no-longer-hold' | 'stale-head'; detail: string }
 >;
+
+/** An organisation's merge-request policy (DESIGN §7): N ≥ 1 human approvals, and optionally a passing run. */
+export type MergeRequestPolicyChanged = DomainEvent<'MergeRequestPolicyChanged', { orgId: string; requiredApprovals: number; requirePassingTests: boolean }>;
 
 export type MergeRequestEvent =
   | MergeRequestOpened

@@ -8,10 +8,13 @@ import {
   InvalidMergeRequestError,
   MergeRequestClosedError,
   MergeRequestNotFoundError,
+  InvalidMergeRequestPolicyError,
   MfaNotFreshError,
   RequiredTestsNotPassedError,
   SelfApprovalError,
   StaleHeadApprovalError,
+  StaleHeadTestRunError,
+  TestRunNotFoundError,
 } from './merge-request.errors';
 
 /** A human approver, as the human-session path constructs it: the literal type is the point. */
@@ -28,14 +31,34 @@ export interface CodePolicy {
   readonly requirePassingTests: boolean;
 }
 
+export const MAX_REQUIRED_APPROVALS = 10;
+
+/**
+ * The only way to build an org's merge-request policy from input: N is a whole number from 1 to 10 — 0 is refused,
+ * never rounded up — and the policy has exactly these two fields. There is no field that lets an agent approve or
+ * merge, and none that skips approval (test/architecture guards that none appears).
+ */
+export function mergeRequestPolicy(input: { requiredApprovals: unknown; requirePassingTests: unknown }): CodePolicy {
+  const n = input.requiredApprovals;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_REQUIRED_APPROVALS) {
+    throw new InvalidMergeRequestPolicyError(`requiredApprovals must be a whole number from 1 to ${MAX_REQUIRED_APPROVALS}`);
+  }
+  if (typeof input.requirePassingTests !== 'boolean') throw new InvalidMergeRequestPolicyError('requirePassingTests must be true or false');
+  return { requiredApprovals: n, requirePassingTests: input.requirePassingTests };
+}
+
 export type OpenMergeRequest = {
   type: 'OpenMergeRequest';
   data: { mrId: string; repoId: string; orgId: string; sourceBranch: string; headSha: string; title: string; description: string; openedBy: Actor };
 };
 export type UpdateHead = { type: 'UpdateHead'; data: { headSha: string; pushedBy: Actor } };
 export type CommentOnMergeRequest = { type: 'CommentOnMergeRequest'; data: { body: string; changesRequested: boolean }; actor: Actor };
-export type RequestTestRun = { type: 'RequestTestRun'; data: { runId: string } };
-export type RecordTestRun = { type: 'RecordTestRun'; data: { runId: string; headSha: string; passed: boolean; exitCode: number | null; timedOut: boolean; durationMs: number } };
+/** A run is for the head the caller saw: a head that moved since is refused, not silently tested instead. */
+export type RequestTestRun = { type: 'RequestTestRun'; data: { runId: string; headSha: string; requestedBy: Actor } };
+export type RecordTestRun = {
+  type: 'RecordTestRun';
+  data: { runId: string; passed: boolean; exitCode: number | null; timedOut: boolean; durationMs: number; invalidConfig?: boolean };
+};
 export type ApproveMergeRequest = {
   type: 'ApproveMergeRequest';
   data: { headSha: string; approver: HumanApprover; policy: CodePolicy; commit: MergeCommitSpec; nowMs: number };
@@ -67,7 +90,10 @@ export type MergeRequestState =
       pushers: Actor[];
       /** Approvals of the current head only: a new head voids the old ones. */
       approvals: { approverId: string; headSha: string; commit: MergeCommitSpec; requiredApprovals: number }[];
+      /** Heads with at least one passing run. */
       passedRuns: string[];
+      /** Every requested run, by id: the head it is for and whether its outcome is recorded. */
+      runs: Record<string, { headSha: string; completed: boolean }>;
     };
 
 export const MFA_FRESH_MS = 15 * 60 * 1000;
@@ -98,6 +124,20 @@ function approve(command: ApproveMergeRequest, state: MergeRequestState): MergeR
   if (s.approvals.some((a) => a.approverId === approver.id && a.headSha === s.headSha)) throw new AlreadyApprovedError();
   const required = Math.max(1, Math.floor(policy.requiredApprovals));
   return [{ type: 'MergeRequestApproved', data: { mrId: s.mrId, headSha, approverId: approver.id, requiredApprovals: required, commit: command.data.commit } }];
+}
+
+/**
+ * What the org's current policy still asks of the approved head, or null when every rule holds: the merge worker
+ * re-checks this (the policy may have been tightened since the approval).
+ */
+export function unmetMergeRules(state: MergeRequestState, policy: CodePolicy): string | null {
+  if (state.status !== 'Open') return 'the merge request is not open';
+  const ofHead = state.approvals.filter((a) => a.headSha === state.headSha);
+  const approvers = new Set(ofHead.map((a) => a.approverId));
+  const required = Math.max(1, Math.floor(policy.requiredApprovals), ...ofHead.map((a) => a.requiredApprovals));
+  if (approvers.size < required) return `${approvers.size} of ${required} required human approvals of the current head`;
+  if (policy.requirePassingTests && !state.passedRuns.includes(state.headSha)) return 'no passing test run on the current head';
+  return null;
 }
 
 /** The merge a worker may perform now, if any: enough human approvals of the current head. */
@@ -136,11 +176,18 @@ export const mergeRequestDecider: Decider<MergeRequestCommand, MergeRequestEvent
       }
       case 'RequestTestRun': {
         const s = open(state);
-        return [{ type: 'TestRunRequested', data: { mrId: s.mrId, runId: command.data.runId, headSha: s.headSha } }];
+        if (command.data.headSha !== s.headSha) throw new StaleHeadTestRunError();
+        if (s.runs[command.data.runId]) throw new InvalidMergeRequestError('the test run already exists');
+        return [{ type: 'TestRunRequested', data: { mrId: s.mrId, runId: command.data.runId, headSha: s.headSha, requestedBy: command.data.requestedBy } }];
       }
       case 'RecordTestRun': {
+        // Recorded even after a merge or a push: it is the outcome for the head the run was requested on.
         const s = current(state);
-        return [{ type: 'TestRunCompleted', data: { mrId: s.mrId, ...command.data } }];
+        const run = s.runs[command.data.runId];
+        if (!run) throw new TestRunNotFoundError();
+        if (run.completed) return []; // a retried job records nothing twice
+        const { invalidConfig, ...outcome } = command.data;
+        return [{ type: 'TestRunCompleted', data: { mrId: s.mrId, ...outcome, headSha: run.headSha, ...(invalidConfig ? { invalidConfig: true } : {}) } }];
       }
       case 'ApproveMergeRequest':
         return approve(command, state);
@@ -172,6 +219,7 @@ export const mergeRequestDecider: Decider<MergeRequestCommand, MergeRequestEvent
           pushers: [event.data.openedBy],
           approvals: [],
           passedRuns: [],
+          runs: {},
         };
       case 'MergeRequestHeadUpdated':
         if (state.status === 'Empty') return state;
@@ -184,13 +232,18 @@ export const mergeRequestDecider: Decider<MergeRequestCommand, MergeRequestEvent
       case 'MergeRequestApproved':
         if (state.status === 'Empty') return state;
         return { ...state, approvals: [...state.approvals, { approverId: event.data.approverId, headSha: event.data.headSha, commit: event.data.commit, requiredApprovals: event.data.requiredApprovals }] };
-      case 'TestRunCompleted':
-        if (state.status === 'Empty' || !event.data.passed) return state;
-        return { ...state, passedRuns: [...state.passedRuns, event.data.headSha] };
+      case 'TestRunRequested':
+        if (state.status === 'Empty') return state;
+        return { ...state, runs: { ...state.runs, [event.data.runId]: { headSha: event.data.headSha, completed: false } } };
+      case 'TestRunCompleted': {
+        if (state.status === 'Empty') return state;
+        const runs = { ...state.runs, [event.data.runId]: { headSha: event.data.headSha, completed: true } };
+        if (!event.data.passed || state.passedRuns.includes(event.data.headSha)) return { ...state, runs };
+        return { ...state, runs, passedRuns: [...state.passedRuns, event.data.headSha] };
+      }
       case 'MergeRequestMerged':
         return state.status === 'Empty' ? state : { ...state, status: 'Merged' };
       case 'MergeRequestCommented':
-      case 'TestRunRequested':
       case 'MergeRequestMergeFailed':
         return state;
       default:

@@ -1,13 +1,16 @@
 import { deciderSpec } from '../testing/given-when-then';
 import type { MergeCommitSpec, MergeRequestApproved, MergeRequestOpened } from './code.events';
-import { approvedMerge, type HumanApprover, mergeRequestDecider } from './merge-request.decider';
+import { approvedMerge, type HumanApprover, mergeRequestDecider, mergeRequestPolicy, unmetMergeRules } from './merge-request.decider';
 import {
   AgentCannotApproveError,
   AlreadyApprovedError,
+  InvalidMergeRequestPolicyError,
   MfaNotFreshError,
   RequiredTestsNotPassedError,
   SelfApprovalError,
   StaleHeadApprovalError,
+  StaleHeadTestRunError,
+  TestRunNotFoundError,
 } from './merge-request.errors';
 
 const mrId = '0190f5a0-0000-7000-8000-0000000000a1';
@@ -66,7 +69,11 @@ describe('merge request approval', () => {
     const strict = { requiredApprovals: 1, requirePassingTests: true };
     expect(spec.given([opened]).when(approve(fresh(alice), head, strict)).error()).toBeInstanceOf(RequiredTestsNotPassedError);
     expect(spec
-      .given([opened, { type: 'TestRunCompleted', data: { mrId, runId: 'r1', headSha: head, passed: true, exitCode: 0, timedOut: false, durationMs: 1 } }])
+      .given([
+        opened,
+        { type: 'TestRunRequested', data: { mrId, runId: 'r1', headSha: head, requestedBy: agent } },
+        { type: 'TestRunCompleted', data: { mrId, runId: 'r1', headSha: head, passed: true, exitCode: 0, timedOut: false, durationMs: 1 } },
+      ])
       .when(approve(fresh(alice), head, strict)).events()).toEqual([approvedByAlice]);
   });
 
@@ -86,5 +93,52 @@ describe('merge request approval', () => {
     expect(spec
       .given([opened, approvedByAlice, { type: 'MergeRequestMerged', data: { mrId, headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: false } }])
       .when({ type: 'RecordMerge', data: { headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: true } }).events()).toEqual([]);
+  });
+});
+
+describe('test runs', () => {
+  const requested = { type: 'TestRunRequested' as const, data: { mrId, runId: 'run-1', headSha: head, requestedBy: agent } };
+  const outcome = { runId: 'run-1', passed: true, exitCode: 0, timedOut: false, durationMs: 12 };
+
+  it('a run is requested for the current head only; a stale head is refused', () => {
+    expect(spec.given([opened]).when({ type: 'RequestTestRun', data: { runId: 'run-1', headSha: head, requestedBy: agent } }).events()).toEqual([requested]);
+    const error = spec.given([opened]).when({ type: 'RequestTestRun', data: { runId: 'run-1', headSha: newer, requestedBy: agent } }).error();
+    expect(error).toBeInstanceOf(StaleHeadTestRunError);
+    expect(error).toMatchObject({ code: 'MR.TEST_RUN_STALE_HEAD' });
+  });
+
+  it('an outcome is recorded once, for the head the run was requested on; a second record decides nothing', () => {
+    const moved = { type: 'MergeRequestHeadUpdated' as const, data: { mrId, headSha: newer, pushedBy: agent } };
+    const completed = { type: 'TestRunCompleted' as const, data: { mrId, ...outcome, headSha: head } };
+    expect(spec.given([opened, requested, moved]).when({ type: 'RecordTestRun', data: outcome }).events()).toEqual([completed]);
+    expect(spec.given([opened, requested, completed]).when({ type: 'RecordTestRun', data: outcome }).events()).toEqual([]);
+    expect(spec.given([opened]).when({ type: 'RecordTestRun', data: outcome }).error()).toBeInstanceOf(TestRunNotFoundError);
+  });
+
+  it('a passing run on an older head does not satisfy the policy after a push (a new push voids it)', () => {
+    const strict = { requiredApprovals: 1, requirePassingTests: true };
+    const passed = { type: 'TestRunCompleted' as const, data: { mrId, ...outcome, headSha: head } };
+    const moved = { type: 'MergeRequestHeadUpdated' as const, data: { mrId, headSha: newer, pushedBy: agent } };
+    expect(spec.given([opened, requested, passed, moved]).when(approve(fresh(alice), newer, strict)).error()).toBeInstanceOf(RequiredTestsNotPassedError);
+    const failed = { type: 'TestRunCompleted' as const, data: { mrId, ...outcome, passed: false, exitCode: 1, headSha: head } };
+    expect(spec.given([opened, requested, failed]).when(approve(fresh(alice), head, strict)).error()).toBeInstanceOf(RequiredTestsNotPassedError);
+  });
+});
+
+describe('the org merge-request policy', () => {
+  it('N is a whole number from 1: 0, negatives, fractions and strings are refused, never rounded', () => {
+    expect(mergeRequestPolicy({ requiredApprovals: 2, requirePassingTests: true })).toEqual({ requiredApprovals: 2, requirePassingTests: true });
+    for (const n of [0, -1, 0.5, 1.5, Number.NaN, '1', null, 11]) {
+      expect(() => mergeRequestPolicy({ requiredApprovals: n, requirePassingTests: false })).toThrow(InvalidMergeRequestPolicyError);
+    }
+    expect(() => mergeRequestPolicy({ requiredApprovals: 1, requirePassingTests: 'yes' })).toThrow(InvalidMergeRequestPolicyError);
+  });
+
+  it('the merge worker’s re-check: a policy tightened after approval (N=2, or passing tests) no longer holds', () => {
+    const state = [opened, approvedByAlice].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+    expect(unmetMergeRules(state, policy)).toBeNull();
+    expect(unmetMergeRules(state, { requiredApprovals: 2, requirePassingTests: false })).toBe('1 of 2 required human approvals of the current head');
+    expect(unmetMergeRules(state, { requiredApprovals: 0, requirePassingTests: false })).toBeNull();
+    expect(unmetMergeRules(state, { requiredApprovals: 1, requirePassingTests: true })).toBe('no passing test run on the current head');
   });
 });

@@ -63,3 +63,25 @@ export class InvalidMergeRequestError extends DomainError {
     super(`Invalid merge request: ${reason}.`);
   }
 }
+
+export class StaleHeadTestRunError extends DomainError {
+  readonly code = 'MR.TEST_RUN_STALE_HEAD';
+  constructor() {
+    super('The test run names a head that is not the merge request’s current head.');
+  }
+}
+
+export class TestRunNotFoundError extends DomainError {
+  readonly code = 'MR.TEST_RUN_NOT_FOUND';
+  constructor() {
+    super('The merge request has no such test run.');
+  }
+}
+
+/** N = 0, a fraction, or anything but the two known fields: refused, never rounded into shape. */
+export class InvalidMergeRequestPolicyError extends DomainError {
+  readonly code = 'MR.POLICY_INVALID';
+  constructor(reason: string) {
+    super(`Invalid merge-request policy: ${reason}.`);
+  }
+}

@@ -1,9 +1,12 @@
 import type { DomainEvent } from '../shared/event';
 
 /**
- * Identity facts. None carries a credential: no password, hash, token, key or key hash (DESIGN §3). Emails in
- * events are personal data, to be encrypted with a per-user key when BYOK lands (crypto-shredding).
+ * Identity facts. None carries a credential: no password, hash, token, key or key hash (DESIGN §3). Personal data
+ * (an email, a display name, and the IP address and user agent in metadata) enters an event only sealed with its
+ * person's key, as a `pd1:<subject>:<token>` string, so erasing the person's key erases it from the log
+ * (crypto-shredding; libs/infra/src/crypto/person-keys). Events stored before that carry plaintext.
  */
+/** `email` and `displayName`: personal tokens, sealed for `userId` (fields `user.email`, `user.displayName`). */
 export type UserSignedUp = DomainEvent<'UserSignedUp', { userId: string; email: string; displayName: string }>;
 export type EmailVerified = DomainEvent<'EmailVerified', { userId: string }>;
 export type PasswordResetRequested = DomainEvent<'PasswordResetRequested', { userId: string }>;
@@ -18,7 +21,11 @@ export type RefreshTokenReuseDetected = DomainEvent<
   'RefreshTokenReuseDetected',
   { sessionId: string; presentedCounter: number; currentCounter: number }
 >;
-/** `emailHash`: SHA-256 of the normalised email, so attempts on one address correlate without naming it. */
+/**
+ * `emailHash`: the named email's erasable pseudonym — its person subject `e-<uuid>`, random, linked to the address
+ * only in the mutable key table — so attempts on one address correlate without naming it, and erasing the person
+ * unlinks them. (Events stored before migration 0018 hold a bare SHA-256 of the normalised email here.)
+ */
 export type SignInFailed = DomainEvent<
   'SignInFailed',
   { userId: string | null; emailHash: string; reason: 'bad_credentials' | 'locked' | 'disabled' }
@@ -27,6 +34,11 @@ export type SignInThrottled = DomainEvent<
   'SignInThrottled',
   { userId: string | null; emailHash: string; scope: 'account' | 'ip'; refusedAttempts: number; windowSeconds: number }
 >;
+/**
+ * A person's keys were deleted by the operator (crypto-shredding): everything sealed for them is unreadable from
+ * now on. Carries no personal data: the account id (null for an email without an account) and a count.
+ */
+export type PersonErased = DomainEvent<'PersonErased', { userId: string | null; keysDeleted: number }>;
 export type MemberAdded = DomainEvent<'MemberAdded', { orgId: string; userId: string; role: 'viewer' | 'member' | 'admin' }>;
 export type AgentCreated = DomainEvent<'AgentCreated', { agentId: string; orgId: string; name: string }>;
 export type AgentKeyIssued = DomainEvent<
@@ -46,6 +58,7 @@ export type IdentityEvent =
   | RefreshTokenReuseDetected
   | SignInFailed
   | SignInThrottled
+  | PersonErased
   | MemberAdded
   | AgentCreated
   | AgentKeyIssued

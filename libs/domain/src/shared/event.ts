@@ -18,6 +18,10 @@ export interface EventMetadata {
   readonly correlationId: string;
   readonly causationId: string | null;
   readonly requestId: string | null;
+  /**
+   * The request's IP address and user agent are personal data: the API stores them only sealed for the person
+   * they describe (`pd1:<subject>:<token>`, bound to `requestId`), or not at all (crypto-shredding, DESIGN §3).
+   */
   readonly ip: string | null;
   readonly userAgent: string | null;
   /** ISO-8601 UTC with millisecond precision. */

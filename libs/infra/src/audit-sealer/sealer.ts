@@ -18,6 +18,9 @@ import {
   type StoredEvent,
   storedEventFromRow,
   type EventsTableRow,
+  type SealedStateRequest,
+  signRepliesChannel,
+  signRequestsChannel,
 } from '../audit';
 import { type EventStore, type Position, type RecordedEvent, START, type Subscription } from '../event-store/event-store.port';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store.adapter';
@@ -31,6 +34,8 @@ export interface SealerOptions {
   readonly checkpointSeconds: number;
   readonly verifySeconds: number;
   readonly redisPrefix: string;
+  /** Events per sealing transaction (the subscription's batch); 500 by default. */
+  readonly batchSize?: number;
   readonly logger?: JsonLogger;
   readonly clock?: () => Date;
 }
@@ -39,13 +44,6 @@ const ROWS_SQL = `
   select position, transaction_id, id, stream_id, revision, type, org_id, data, metadata,
          ${RECORDED_AT_CANONICAL_SQL} as recorded_at
     from events where position = any ($1::bigint[]) order by transaction_id, position`;
-
-export function signRequestsChannel(prefix: string): string {
-  return `${prefix}:audit:sign`;
-}
-export function signRepliesChannel(prefix: string, id: string): string {
-  return `${prefix}:audit:signed:${id}`;
-}
 
 class ChainMovedError extends Error {}
 
@@ -111,10 +109,14 @@ export class Sealer {
         await this.pool.query("insert into audit.sealer_position (name) values ('sealer') on conflict do nothing");
         const { rows } = await this.pool.query<{ position: string | null }>("select position from audit.sealer_position where name = 'sealer'");
         let expected = rows[0]!.position as Position | null;
-        this.subscription = this.store.subscribeToAll(expected ?? START, async (events) => {
-          expected = await this.seal(events, expected);
-          failures = 0;
-        });
+        this.subscription = this.store.subscribeToAll(
+          expected ?? START,
+          async (events) => {
+            expected = await this.seal(events, expected);
+            failures = 0;
+          },
+          { batchSize: this.options.batchSize ?? 500 },
+        );
         if (this.stopped) await this.subscription.stop();
         await this.subscription.done;
       } catch (error) {
@@ -140,31 +142,34 @@ export class Sealer {
       const byChain = new Map<ChainId, StoredEvent[]>();
       for (const row of rows) {
         const chain = chainOf(row.org_id);
-        byChain.set(chain, [...(byChain.get(chain) ?? []), storedEventFromRow(row)]);
+        const stored = byChain.get(chain);
+        if (stored) stored.push(storedEventFromRow(row));
+        else byChain.set(chain, [storedEventFromRow(row)]);
       }
       for (const [chain, stored] of byChain) {
         const state = await this.head(tx, chain);
         const { state: next, links } = extendChain(state, stored);
-        for (const link of links) {
-          const metadata = link.event.metadata as { actor?: { type?: string; id?: string }; occurredAt?: string };
-          await tx.query(
-            `insert into audit.chain_links (chain, count, position, org_id, chain_hash, event_id, event_type, stream_id, actor_type, actor_id, occurred_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-            [
-              chain,
-              link.count,
-              link.event.position,
-              link.event.orgId,
-              link.chainHash,
-              link.event.id,
-              link.event.type,
-              link.event.streamId,
-              metadata.actor?.type ?? 'system',
-              metadata.actor?.id ?? 'unknown',
-              metadata.occurredAt ?? link.event.recordedAt,
-            ],
-          );
-        }
+        // One statement per chain and batch: a round trip per link capped the sealer below the append rate.
+        const metadata = links.map((link) => link.event.metadata as { actor?: { type?: string; id?: string }; occurredAt?: string });
+        await tx.query(
+          `insert into audit.chain_links (chain, count, position, org_id, chain_hash, event_id, event_type, stream_id, actor_type, actor_id, occurred_at)
+           select $1, l.count, l.position, $2, l.chain_hash, l.event_id, l.event_type, l.stream_id, l.actor_type, l.actor_id, l.occurred_at
+             from unnest($3::bigint[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+               as l(count, position, chain_hash, event_id, event_type, stream_id, actor_type, actor_id, occurred_at)`,
+          [
+            chain,
+            links[0]!.event.orgId,
+            links.map((link) => link.count),
+            links.map((link) => link.event.position),
+            links.map((link) => link.chainHash),
+            links.map((link) => link.event.id),
+            links.map((link) => link.event.type),
+            links.map((link) => link.event.streamId),
+            metadata.map((m) => m.actor?.type ?? 'system'),
+            metadata.map((m) => m.actor?.id ?? 'unknown'),
+            links.map((link, i) => metadata[i]!.occurredAt ?? link.event.recordedAt),
+          ],
+        );
         // Compare-and-set: the head must still be at the count this batch extended.
         const moved = await tx.query(
           `update audit.chain_heads set count = $2, head = $3, last_position = $4, updated_at = now() where chain = $1 and count = $5`,
@@ -227,7 +232,7 @@ export class Sealer {
    * Signs a checkpoint for an export, only for a state this sealer has sealed: the link at that count must carry
    * exactly that head. The API never holds the key; it can only ask for what is already in the chain.
    */
-  async signSealedState(request: { chain: ChainId; count: number; head: string; position: string | null }): Promise<SignedCheckpoint> {
+  async signSealedState(request: SealedStateRequest): Promise<SignedCheckpoint> {
     if (request.count > 0) {
       const { rows } = await this.pool.query<{ chain_hash: string; position: string }>(
         'select chain_hash, position from audit.chain_links where chain = $1 and count = $2',
@@ -249,7 +254,7 @@ export class Sealer {
     await subscriber.subscribe(signRequestsChannel(this.options.redisPrefix));
     subscriber.on('message', (_channel: string, message: string) => {
       void (async () => {
-        const { id, statement } = JSON.parse(message) as { id: string; statement: { chain: ChainId; count: number; head: string; position: string | null } };
+        const { id, statement } = JSON.parse(message) as { id: string; statement: SealedStateRequest };
         try {
           const signed = await this.signSealedState(statement);
           await publisher.publish(signRepliesChannel(this.options.redisPrefix, id), JSON.stringify({ ok: true, checkpoint: signed }));

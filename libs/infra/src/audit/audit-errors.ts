@@ -10,7 +10,8 @@ export type AuditErrorCode =
   | 'AUDIT.CHAIN_MISMATCH'
   | 'AUDIT.KEY_UNUSABLE'
   | 'AUDIT.KEY_FILE_EXPOSED'
-  | 'AUDIT.KEY_FILE_INVALID';
+  | 'AUDIT.KEY_FILE_INVALID'
+  | 'AUDIT.CHECKPOINT_REFUSED';
 
 abstract class AuditError extends Error {
   abstract readonly code: AuditErrorCode;
@@ -64,4 +65,13 @@ export class AuditKeyFileExposedError extends AuditError {
 export class AuditKeyFileInvalidError extends AuditError {
   override readonly name = 'AuditKeyFileInvalidError';
   readonly code = 'AUDIT.KEY_FILE_INVALID';
+}
+
+/**
+ * The sealer would not sign the checkpoint an export asked for: the chain state is not one it sealed (an event was
+ * edited or deleted since). The export then ends without its final checkpoint, which the verifier reports.
+ */
+export class CheckpointRefusedError extends AuditError {
+  override readonly name = 'CheckpointRefusedError';
+  readonly code = 'AUDIT.CHECKPOINT_REFUSED';
 }

@@ -8,3 +8,7 @@ export * from './export-csv';
 export * from './export-format';
 export * from './hash-chain';
 export * from './verify-export';
+export * from './audit-signing.client';
+export * from './export-files';
+export * from './export-stream';
+export * from './export-job';

@@ -45,6 +45,8 @@ export const configSchema = z
     AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     AUDIT_VERIFY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
+    /** Files of the audit-exports job (0600, per org): the worker writes them, the API streams them. Shared by both. */
+    AUDIT_EXPORTS_DIR: z.string().default('.data/audit-exports'),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     METRICS_ENABLED: bool.default('true'),
@@ -72,6 +74,9 @@ export const configSchema = z
     REPOS_ROOT: z.string().default('.data/repos'),
     /** Where the pre-receive hook asks; defaults to the API itself on loopback. */
     GIT_HOOK_URL: z.string().url().optional(),
+    /** Limits of one sandboxed test run (DESIGN §7): wall time, and memory (RLIMIT_DATA) in MiB. */
+    TEST_RUN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(600_000),
+    TEST_RUN_MEMORY_MB: z.coerce.number().int().min(64).max(65_536).default(2048),
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
     /** How often live sockets' sessions and rooms are re-checked. */
     LIVE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(5000),

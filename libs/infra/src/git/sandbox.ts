@@ -45,6 +45,8 @@ export interface SandboxOptions {
   maxFileBytes?: number;
   /** Size of the in-memory /tmp. */
   tmpBytes?: number;
+  /** Where the run's temporary directory (the clone) is made; the OS temporary directory by default. */
+  tempRoot?: string;
 }
 
 export interface SandboxResult {
@@ -79,7 +81,7 @@ export async function runTestsSandboxed(
   if (!prlimit) throw new SandboxUnavailableError('prlimit is not installed', 'prlimit not found in PATH');
 
   const asRoot = process.geteuid?.() === 0;
-  const dir = await mkdtemp(join(tmpdir(), 'bastion-test-run-'));
+  const dir = await mkdtemp(join(options.tempRoot ?? tmpdir(), 'bastion-test-run-'));
   try {
     if (asRoot) await lchown(dir, SANDBOX_UID, SANDBOX_UID); // still 0700: reachable by the sandbox's uid alone
     const work = join(dir, 'work');

@@ -54,6 +54,12 @@ export class IdentityRepository {
     return row!.user_id;
   }
 
+  /** The user a live, unused email token belongs to (to seal their request data before the token is consumed). */
+  async emailTokenOwner(tokenHash: Buffer, purpose: 'verify_email' | 'reset_password'): Promise<string | null> {
+    const row = await this.one<{ user_id: string | null }>('select authz.email_token_owner($1, $2) as user_id', [tokenHash, purpose]);
+    return row?.user_id ?? null;
+  }
+
   async signInLookup(emailNormalized: string) {
     return this.one<{ user_id: string; password_hash: string | null; email_verified: boolean; disabled: boolean }>(
       'select * from authz.sign_in_lookup($1)',

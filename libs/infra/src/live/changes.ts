@@ -6,7 +6,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
  * still passes through RLS. Published by the projector after a read model commits; fanned out by the API to the
  * sockets of the organisation's room.
  */
-export type ChangeKind = 'canvas' | 'membership' | 'agents' | 'organization' | 'session-revoked';
+export type ChangeKind = 'canvas' | 'membership' | 'agents' | 'organization' | 'code' | 'session-revoked';
 
 export interface Change {
   readonly kind: ChangeKind;
@@ -22,6 +22,8 @@ const KIND_BY_PROJECTION: Record<string, ChangeKind> = {
   org_members: 'membership',
   org_invitations: 'membership',
   organizations: 'organization',
+  repositories: 'code',
+  merge_requests: 'code',
 };
 
 export function changesChannel(prefix: string): string {
@@ -34,7 +36,9 @@ export function changesOf(projection: string, events: readonly RecordedEvent[]):
   const changes: Change[] = [];
   for (const event of events) {
     if (!event.metadata.orgId) continue;
-    const id = (event.data.taskId ?? event.data.agentId ?? event.data.userId ?? event.data.invitationId ?? event.data.orgId) as string | undefined;
+    const id = (event.data.taskId ?? event.data.agentId ?? event.data.userId ?? event.data.invitationId ?? event.data.mrId ?? event.data.repoId ?? event.data.orgId) as
+      | string
+      | undefined;
     changes.push({ kind, orgId: event.metadata.orgId, id: id ?? event.streamId, type: event.type });
   }
   return changes;

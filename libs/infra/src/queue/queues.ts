@@ -6,6 +6,8 @@ export const QUEUES = {
   organizationProvisioning: 'organization-provisioning',
   signInThrottleReports: 'sign-in-throttle-reports',
   merges: 'merges',
+  testRuns: 'test-runs',
+  auditExports: 'audit-exports',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -40,7 +42,32 @@ export interface MergeJob {
   readonly correlationId: string;
 }
 
+/**
+ * Write the audit export requested by an `AuditExported` event to a file. Ids only: the worker re-reads the
+ * `audit-export-<id>` stream for the format and the sealed range, and does nothing if the export is already recorded.
+ */
+export interface AuditExportJob {
+  readonly orgId: string;
+  readonly exportId: string;
+  /** The `AuditExported` event that requested it. */
+  readonly causationEventId: string;
+  readonly correlationId: string;
+}
+
+/** Run a requested test run in the sandbox. Ids only: the worker reads the head from the stream, the command from the repository. */
+export interface TestRunJob {
+  readonly orgId: string;
+  readonly repoId: string;
+  readonly mrId: string;
+  readonly runId: string;
+  /** The `TestRunRequested` event that caused the job. */
+  readonly causationEventId: string;
+  readonly correlationId: string;
+}
+
 export interface JobPayloads {
+  'test-runs': TestRunJob;
+  'audit-exports': AuditExportJob;
   merges: MergeJob;
   'organization-provisioning': ProvisionOrganizationJob;
   'sign-in-throttle-reports': SignInThrottleReportJob;

@@ -13,6 +13,7 @@ import { type BastionRequest, commandContext } from '../../auth/request-context'
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { AccessTokenResponse } from '../../identity/sign-in-with-password/sign-in-with-password.http.controller';
+import { PersonalData } from '../../identity/personal-data/personal-data';
 import { SessionIssuer } from '../../identity/session-issuer';
 import { SERVER_SECRETS } from '../../tokens';
 
@@ -41,6 +42,7 @@ export class AgentKeysController {
     private readonly db: SessionDatabase,
     private readonly sessions: SessionIssuer,
     @Inject(SERVER_SECRETS) private readonly secrets: ServerSecrets,
+    private readonly personal: PersonalData,
   ) {}
 
   /** `agent:credentials`. The key is shown once; only an HMAC of its secret is stored. */
@@ -96,6 +98,9 @@ export class AgentKeysController {
   async exchange(@Body() body: AgentTokenRequest, @Req() req: BastionRequest): Promise<AccessTokenResponse> {
     const parsed = parseAgentKey(body.apiKey);
     if (!parsed) throw unauthenticated();
+    // The agent's key seals the request's IP and user agent into SessionStarted; it is loaded before the transaction.
+    const candidate = await this.db.anonymous((tx) => new IdentityRepository(tx).agentKeyLookup(parsed.prefix));
+    if (candidate?.usable) await this.personal.prepare(req, candidate.agent_id);
     const started = await this.db.anonymous(async (tx) => {
       const found = await new IdentityRepository(tx).agentKeyLookup(parsed.prefix);
       if (!found || !found.usable || !agentKeyMatches(this.secrets.agentKeyHashKey, parsed.secret, found.key_hash)) return null;

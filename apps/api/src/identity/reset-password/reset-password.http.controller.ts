@@ -9,6 +9,7 @@ import { HumansOnly, Public } from '../../auth/public.decorator';
 import { Requires } from '../../auth/requires.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
+import { PersonalData } from '../personal-data/personal-data';
 import { ProblemError, problemType } from '../../http/problem';
 import { hashEmailToken, newEmailToken } from '../email-tokens';
 import { assertAcceptablePassword, MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
@@ -56,6 +57,7 @@ export class ResetPasswordController {
     @Inject(PASSWORD_HASHING) private readonly passwords: PasswordHashing,
     @Inject(PASSWORD_RULES) private readonly rules: PasswordRules,
     @Inject(MAIL_SENDER) private readonly mail: MailSender,
+    private readonly personal: PersonalData,
   ) {}
 
   /** Always 202, whether or not the email has an account: the answer reveals nothing. */
@@ -65,9 +67,12 @@ export class ResetPasswordController {
   @ApiAcceptedResponse({ description: 'If the email has an account, a single-use link valid 30 minutes was sent.' })
   async request(@Body() body: RequestPasswordResetRequest, @Req() req: BastionRequest): Promise<void> {
     const { token, hash } = newEmailToken();
+    // Only a known account gets an event (and so needs its key); an unknown email leaves no trace at all.
+    const known = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalizeEmail(body.email)));
+    if (known) await this.personal.prepare(req, known.user_id);
     const [event] = toNewEvents<PasswordResetRequested>(
       [{ type: 'PasswordResetRequested', data: { userId: '' } }],
-      commandContext(req, { actor: { type: 'human', id: '' } }),
+      commandContext(req, { actor: { type: 'human', id: '' }, personSubject: known ? known.user_id.toLowerCase() : null }),
     );
     const user = await this.db.anonymous((tx) =>
       new IdentityRepository(tx).requestPasswordReset(normalizeEmail(body.email), hash, new Date(Date.now() + RESET_TOKEN_TTL_MS), event!),
@@ -115,11 +120,13 @@ export class ResetPasswordController {
   async reset(@Body() body: ResetPasswordRequest, @Req() req: BastionRequest): Promise<void> {
     assertAcceptablePassword(this.rules, body.password, { email: '', displayName: '' }, 'password', (p) => new ProblemError(p));
     const passwordHash = await this.passwords.hash(body.password);
+    const tokenHash = hashEmailToken(body.token);
+    const owner = await this.personal.prepareTokenOwner(req, tokenHash, 'reset_password');
     const [event] = toNewEvents<PasswordReset>(
       [{ type: 'PasswordReset', data: { userId: '', revokedSessions: 0 } }],
-      commandContext(req, { actor: { type: 'human', id: '' } }),
+      commandContext(req, { actor: { type: 'human', id: '' }, personSubject: owner }),
     );
-    const userId = await this.db.anonymous((tx) => new IdentityRepository(tx).resetPassword(hashEmailToken(body.token), passwordHash, event!));
+    const userId = await this.db.anonymous((tx) => new IdentityRepository(tx).resetPassword(tokenHash, passwordHash, event!));
     if (!userId) throw invalidToken();
   }
 }

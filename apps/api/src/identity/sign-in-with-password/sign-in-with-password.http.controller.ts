@@ -15,8 +15,8 @@ import { setRefreshCookie } from '../../auth/refresh-cookie';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
-import { emailHash } from '../email-tokens';
 import { PASSWORD_HASHING, type PasswordHashing } from '../identity.ports';
+import { PersonalData } from '../personal-data/personal-data';
 import { SessionIssuer } from '../session-issuer';
 import { SIGN_IN_LIMITER, THROTTLE_REPORTS } from '../identity.tokens';
 
@@ -48,6 +48,7 @@ export class SignInWithPasswordController {
     @Inject(SIGN_IN_LIMITER) private readonly limiter: SignInLimiter,
     @Inject(THROTTLE_REPORTS) private readonly throttleReports: JobQueue<'sign-in-throttle-reports'>,
     @Inject(ACCESS_TOKENS) private readonly tokens: AccessTokens,
+    private readonly personal: PersonalData,
   ) {}
 
   @Public()
@@ -66,7 +67,8 @@ export class SignInWithPasswordController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<AccessTokenResponse | { challenge: string; challengeType: 'totp' }> {
     const normalized = normalizeEmail(body.email);
-    const hashOfEmail = emailHash(normalized);
+    // Keyed (HMAC under a server key), so the limiter's Redis keys and jobs cannot be reversed with a list of emails.
+    const hashOfEmail = this.personal.keys.emailLookupOf(normalized).toString('hex');
     const ip = req.ip ?? 'unknown';
 
     const gate = await this.limiter.check(hashOfEmail, ip);
@@ -74,13 +76,15 @@ export class SignInWithPasswordController {
       if (gate.firstOfBurst) {
         const user = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalized));
         const subject = gate.scope === 'account' ? hashOfEmail : ip;
+        // The report names the email only by its erasable pseudonym (its person subject), never by a hash of it.
+        const emailPerson = await this.personal.prepareEmail(req, normalized);
         await this.throttleReports.add(
           `sign-in-throttled-${gate.scope}-${subject.replace(/[^A-Za-z0-9]/g, '_')}-${Date.now()}`,
           {
             scope: gate.scope,
             subject,
             userId: user?.user_id ?? null,
-            emailHash: hashOfEmail,
+            emailHash: emailPerson.subject,
             windowSeconds: gate.retryAfterSeconds,
             correlationId: commandContext(req).correlationId,
           },
@@ -100,9 +104,17 @@ export class SignInWithPasswordController {
     if (!ok) {
       const { lockedForSeconds } = await this.limiter.recordFailure(hashOfEmail, ip);
       const reason: SignInFailed['data']['reason'] = user?.disabled ? 'disabled' : lockedForSeconds ? 'locked' : 'bad_credentials';
+      // Keys before the transaction: the named email's (its pseudonym correlates attempts), and the account's when
+      // there is one (the request's IP address and user agent are sealed for it; else for the email's person).
+      const emailPerson = await this.personal.prepareEmail(req, normalized);
+      if (user) await this.personal.prepare(req, user.user_id);
       const [event] = toNewEvents<SignInFailed>(
-        [{ type: 'SignInFailed', data: { userId: user?.user_id ?? null, emailHash: hashOfEmail, reason } }],
-        commandContext(req, { actor: user ? { type: 'human', id: user.user_id } : { type: 'system', id: 'anonymous' }, authMethod: 'password' }),
+        [{ type: 'SignInFailed', data: { userId: user?.user_id ?? null, emailHash: emailPerson.subject, reason } }],
+        commandContext(req, {
+          actor: user ? { type: 'human', id: user.user_id } : { type: 'system', id: 'anonymous' },
+          authMethod: 'password',
+          personSubject: user ? user.user_id.toLowerCase() : emailPerson.subject,
+        }),
       );
       await this.db.anonymous((tx) => new IdentityRepository(tx).recordSignInFailure(user?.user_id ?? null, event!));
       throw unauthenticated();
@@ -113,6 +125,8 @@ export class SignInWithPasswordController {
       const rehashed = await this.passwords.hash(body.password);
       await this.db.anonymous((tx) => new IdentityRepository(tx).rehashPassword(user!.user_id, user!.password_hash!, rehashed));
     }
+    // From memory after the first sign-in; loaded here, outside the session's transaction, when it is not.
+    await this.personal.prepare(req, user!.user_id);
     // With TOTP, the password earns only a challenge: no session, no cookie, until the second factor.
     const hasTotp = await this.db.anonymous(async (tx) => (await tx.query<{ ok: boolean }>('select authz.has_active_totp($1) as ok', [user!.user_id])).rows[0]!.ok);
     if (hasTotp) return { challenge: await this.tokens.issueChallenge(user!.user_id, ['pwd']), challengeType: 'totp' };

@@ -3,6 +3,7 @@ import { ApiConflictResponse, ApiCreatedResponse, ApiTags } from '@nestjs/swagge
 import { toNewEvents, type UserSignedUp } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
 import { CONFIG, type Config, publicUrlOf } from '@bastion/infra/config/config';
+import { sealPersonal } from '@bastion/infra/crypto/person-keys';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { Public } from '../../auth/public.decorator';
@@ -10,6 +11,7 @@ import { type BastionRequest, commandContext } from '../../auth/request-context'
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { newEmailToken } from '../email-tokens';
+import { PersonalData } from '../personal-data/personal-data';
 import { assertAcceptablePassword, MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
 import { SignUpRequest } from './sign-up.request.dto';
 
@@ -24,6 +26,7 @@ export class SignUpController {
     @Inject(PASSWORD_HASHING) private readonly passwords: PasswordHashing,
     @Inject(PASSWORD_RULES) private readonly rules: PasswordRules,
     @Inject(MAIL_SENDER) private readonly mail: MailSender,
+    private readonly personal: PersonalData,
   ) {}
 
   @Public()
@@ -37,9 +40,16 @@ export class SignUpController {
     const passwordHash = await this.passwords.hash(body.password);
     const userId = uuidv7();
     const email = body.email.trim();
+    const displayName = body.displayName.trim();
     const { token, hash } = newEmailToken();
+    // The email and name enter the event sealed for the new user (their key, created here, before the transaction).
+    const person = await this.personal.prepare(req, userId);
+    const sealed = {
+      email: sealPersonal(person, email, { record: userId, field: 'user.email' }),
+      displayName: sealPersonal(person, displayName, { record: userId, field: 'user.displayName' }),
+    };
     const [event] = toNewEvents<UserSignedUp>(
-      [{ type: 'UserSignedUp', data: { userId, email, displayName: body.displayName.trim() } }],
+      [{ type: 'UserSignedUp', data: { userId, ...sealed } }],
       commandContext(req, { actor: { type: 'human', id: userId }, authMethod: 'password' }),
     );
     const created = await this.db.anonymous((tx) =>
@@ -47,7 +57,7 @@ export class SignUpController {
         userId,
         email,
         emailNormalized: normalizeEmail(email),
-        displayName: body.displayName.trim(),
+        displayName,
         passwordHash,
         verifyTokenHash: hash,
         verifyTokenExpiresAt: new Date(Date.now() + VERIFY_TOKEN_TTL_MS),

@@ -8,6 +8,7 @@ import { type BastionRequest, commandContext } from '../../auth/request-context'
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { hashEmailToken } from '../email-tokens';
+import { PersonalData } from '../personal-data/personal-data';
 
 export class VerifyEmailRequest {
   @ApiProperty()
@@ -23,7 +24,10 @@ export function invalidToken(): ProblemError {
 @ApiTags('auth')
 @Controller('v1/auth/email')
 export class VerifyEmailController {
-  constructor(private readonly db: SessionDatabase) {}
+  constructor(
+    private readonly db: SessionDatabase,
+    private readonly personal: PersonalData,
+  ) {}
 
   @Public()
   @Post('verify')
@@ -31,8 +35,13 @@ export class VerifyEmailController {
   @ApiNoContentResponse({ description: 'The email is verified.' })
   async verify(@Body() body: VerifyEmailRequest, @Req() req: BastionRequest): Promise<void> {
     // The user (and so the actor) is whoever the token belongs to; the definer function fills both in.
-    const [event] = toNewEvents<EmailVerified>([{ type: 'EmailVerified', data: { userId: '' } }], commandContext(req, { actor: { type: 'human', id: '' } }));
-    const userId = await this.db.anonymous((tx) => new IdentityRepository(tx).verifyEmail(hashEmailToken(body.token), event!));
+    const tokenHash = hashEmailToken(body.token);
+    const owner = await this.personal.prepareTokenOwner(req, tokenHash, 'verify_email');
+    const [event] = toNewEvents<EmailVerified>(
+      [{ type: 'EmailVerified', data: { userId: '' } }],
+      commandContext(req, { actor: { type: 'human', id: '' }, personSubject: owner }),
+    );
+    const userId = await this.db.anonymous((tx) => new IdentityRepository(tx).verifyEmail(tokenHash, event!));
     if (!userId) throw invalidToken();
   }
 }

@@ -14,6 +14,7 @@ import {
 } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
 import { CONFIG, type Config, publicUrlOf } from '@bastion/infra/config/config';
+import { personalSubjectsOf, revealPersonal, sealPersonal } from '@bastion/infra/crypto/person-keys';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { TeamRepository } from '@bastion/infra/organization/team.repository';
 import { IsEmail, IsIn, IsString, Length, MaxLength } from 'class-validator';
@@ -24,6 +25,7 @@ import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { hashEmailToken, newEmailToken } from '../../identity/email-tokens';
 import { MAIL_SENDER, type MailSender } from '../../identity/identity.ports';
+import { PersonalData } from '../../identity/personal-data/personal-data';
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -62,6 +64,7 @@ export class TeamController {
     private readonly db: SessionDatabase,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(MAIL_SENDER) private readonly mail: MailSender,
+    private readonly personal: PersonalData,
   ) {}
 
   /** The email carries the link; the inviting admin also gets the copyable link and token. */
@@ -75,8 +78,11 @@ export class TeamController {
     const { token, hash } = newEmailToken();
     const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
     const email = body.email.trim();
+    // The invitee may have no account: their email is sealed for the email's own person (crypto-shredding).
+    const invitee = await this.personal.prepareEmail(req, normalizeEmail(email));
+    const sealedEmail = sealPersonal(invitee, email, { record: invitationId, field: 'invitation.email' });
     const [event] = toNewEvents<MemberInvited>(
-      [{ type: 'MemberInvited', data: { orgId, invitationId, email, role: body.role, expiresAt: expiresAt.toISOString() } }],
+      [{ type: 'MemberInvited', data: { orgId, invitationId, email: sealedEmail, role: body.role, expiresAt: expiresAt.toISOString() } }],
       commandContext(req, { orgId }),
     );
     await this.db.inOrg(req.principal!, orgId, { permission: 'team:invite' }, (tx) =>
@@ -133,8 +139,16 @@ export class TeamController {
     const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'team:view' }, async (tx) =>
       (await tx.query('select user_id, role, display_name, email, joined_at from org_members where org_id = $1 order by joined_at', [orgId])).rows,
     );
+    // Names and emails are projected as sealed in the events; an erased person's show as null.
+    const keys = await this.personal.keys.keysOf(this.personal.transact, personalSubjectsOf(rows.flatMap((r) => [r.email, r.display_name])));
     return {
-      members: rows.map((r) => ({ userId: r.user_id, role: r.role, displayName: r.display_name, email: r.email, joinedAt: r.joined_at })),
+      members: rows.map((r) => ({
+        userId: r.user_id,
+        role: r.role,
+        displayName: revealPersonal(keys, r.display_name, { record: r.user_id, field: 'user.displayName' }).value,
+        email: revealPersonal(keys, r.email, { record: r.user_id, field: 'user.email' }).value,
+        joinedAt: r.joined_at,
+      })),
     };
   }
 

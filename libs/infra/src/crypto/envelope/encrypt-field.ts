@@ -16,6 +16,6 @@ export function encryptField(dataKey: DataKey, plaintext: string, aad: FieldAad)
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', dataKey.key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(encodeFieldAad(aad, dataKey.version));
-  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return formatFieldToken(dataKey.version, Buffer.concat([nonce, ciphertext, cipher.getAuthTag()]));
+  // Evaluated left to right: the tag is read after final().
+  return formatFieldToken(dataKey.version, Buffer.concat([nonce, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]));
 }

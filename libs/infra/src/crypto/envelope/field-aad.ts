@@ -20,14 +20,17 @@ const LABEL = 'bastion/field-aad/v1';
  */
 export function encodeFieldAad(aad: FieldAad, keyVersion: number): Buffer {
   const parts = [LABEL, String(keyVersion), part(aad.orgId, 'orgId'), part(aad.record, 'record'), part(aad.field, 'field')];
-  return Buffer.concat(
-    parts.flatMap((text) => {
-      const bytes = Buffer.from(text, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(bytes.length);
-      return [length, bytes];
-    }),
-  );
+  // One allocation, written in place: on every field sealed or opened, so it is on the hot path (bench:crypto).
+  let size = 0;
+  for (const text of parts) size += 4 + Buffer.byteLength(text, 'utf8');
+  const encoded = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const text of parts) {
+    const length = encoded.write(text, offset + 4, 'utf8');
+    encoded.writeUInt32BE(length, offset);
+    offset += 4 + length;
+  }
+  return encoded;
 }
 
 function part(value: string, name: keyof FieldAad): string {
@@ -43,5 +46,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * collision) or a plaintext would come back changed. Refuse them instead.
  */
 export function assertWellFormed(value: string, what: string): void {
-  if (LONE_SURROGATE.test(value)) throw new RangeError(`${what} is not well-formed Unicode (lone surrogate).`);
+  // String.prototype.isWellFormed (V8 11.3, Node 20) is the same test, several times faster on long text.
+  const native = (value as unknown as { isWellFormed?: () => boolean }).isWellFormed;
+  const wellFormed = native === undefined ? !LONE_SURROGATE.test(value) : native.call(value);
+  if (!wellFormed) throw new RangeError(`${what} is not well-formed Unicode (lone surrogate).`);
 }

@@ -31,6 +31,13 @@ describe('field envelope encryption', () => {
     expect(token).toHaveLength('v1.3.'.length + 54);
   });
 
+  it('names the key version of a token from its header alone, and refuses one without a v1 header or body', () => {
+    expect(fieldTokenKeyVersion('v1.42.AAAA')).toBe(42);
+    for (const bad of ['', 'v1.3.', 'v2.3.AAAA', 'v1.0.AAAA', 'plain text', 'v1.99999999999.AAAA']) {
+      expect(() => fieldTokenKeyVersion(bad)).toThrow(FieldTokenMalformedError);
+    }
+  });
+
   it('seals the same plaintext differently each time', () => {
     expect(encryptField(dek, 'same', body)).not.toBe(encryptField(dek, 'same', body));
   });
@@ -89,6 +96,9 @@ describe('field envelope encryption', () => {
     ['standard base64', (t: string) => t.replace(/[-_]/g, '+') + (/[-_]/.test(t) ? '' : '+')],
     ['a truncated body', (t: string) => t.slice(0, 'v1.3.'.length + 20)],
     ['whitespace', (t: string) => ` ${t}`],
+    ['a trailing newline', (t: string) => `${t}\n`],
+    ['a character outside base64url inside the body', (t: string) => `${t.slice(0, 12)}!${t.slice(12)}`],
+    ['a header and no body', (t: string) => t.slice(0, 'v1.3.'.length)],
     ['nothing', () => ''],
   ])('refuses a malformed token: %s', (_case, spoil) => {
     const token = encryptField(dek, 'secret', body);
@@ -114,6 +124,13 @@ describe('the field AAD encoding', () => {
     expect(encodeFieldAad(body, 3).toString('hex')).toBe(
       '0000001462617374696f6e2f6669656c642d6161642f76310000000133000000056f72675f31000000067461736b5f39000000097461736b2e626f6479',
     );
+  });
+
+  it('prefixes each part with its length in UTF-8 bytes, not UTF-16 units', () => {
+    const reference = (parts: string[]) =>
+      Buffer.concat(parts.flatMap((text) => [Buffer.from([0, 0, 0, Buffer.byteLength(text)]), Buffer.from(text, 'utf8')]));
+    const aad = { orgId: 'orgé', record: 'tâche ✓', field: '字段' };
+    expect(encodeFieldAad(aad, 12).equals(reference(['bastion/field-aad/v1', '12', 'orgé', 'tâche ✓', '字段']))).toBe(true);
   });
 
   it('is unambiguous where a separator would not be', () => {

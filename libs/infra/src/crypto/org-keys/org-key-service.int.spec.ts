@@ -156,14 +156,20 @@ async function orgWithSecret(p: Process): Promise<{ org: OrgFixture; token: stri
   return { org, token, plaintext };
 }
 
+let savedKmsDir: string | undefined;
+
 beforeAll(async () => {
   db = await workerDatabase();
+  // The API makes each org's DEK at org creation: under this suite's local KMS, so the services here unwrap it.
+  const kmsDir = mkdtempSync(join(tmpdir(), 'bastion-org-keys-'));
+  savedKmsDir = process.env.KMS_LOCAL_DIR;
+  process.env.KMS_LOCAL_DIR = kmsDir;
   api = await startTestApi(db);
   admin = poolFor(db.adminUrl);
   app = poolFor(db.urlFor('bastion_app'), 4);
   server = await startFakeGcpKmsServer();
   gcp = new GcpKms({ clientOptions: server.clientOptions(), retry: { maxAttempts: 2 }, callTimeoutMs: 2000, sleep: async () => undefined });
-  local = new LocalKms({ directory: mkdtempSync(join(tmpdir(), 'bastion-org-keys-')) });
+  local = new LocalKms({ directory: kmsDir });
   router = new KmsRouter({ local, gcp });
   prefix = redisPrefix('org-keys');
   publisher = new Redis(redisUrl());
@@ -177,10 +183,18 @@ afterAll(async () => {
   await api?.close();
   await closePools();
   if (api) await dropPrefix(api.redisPrefix);
+  if (savedKmsDir === undefined) delete process.env.KMS_LOCAL_DIR;
+  else process.env.KMS_LOCAL_DIR = savedKmsDir;
 });
 
+/** An org as it was before org creation made its DEK: none. */
+async function withoutDataKey(orgId: string): Promise<void> {
+  await admin.query('delete from authz.org_key_state where org_id = $1', [orgId]);
+  await admin.query('delete from authz.org_data_keys where org_id = $1', [orgId]);
+}
+
 describe("an org's data key", () => {
-  it('is created on first use by the org’s Admin, wrapped under the platform key, and round-trips a field for any member', async () => {
+  it('is created at org creation, wrapped under the platform key, and round-trips a field for any member', async () => {
     const p = await newProcess();
     const { org, token, plaintext } = await orgWithSecret(p);
     const viewer = await addMember(api, org, 'viewer');
@@ -205,6 +219,7 @@ describe("an org's data key", () => {
   it('cannot be created by a member without org:security', async () => {
     const p = await newProcess();
     const org = await newOrg(api, 'No key yet');
+    await withoutDataKey(org.orgId);
     const member = await addMember(api, org, 'member');
     const error = await errorOf(p.service.ensureDataKey(as(member, org.orgId), org.orgId, stampAs(member, org.orgId)));
     expect(error).toMatchObject({ code: '42501' });
@@ -223,6 +238,7 @@ describe("an org's data key", () => {
 
   it('cannot be stored in plaintext: the table refuses a bare 32-byte key', async () => {
     const org = await newOrg(api, 'Plain');
+    await withoutDataKey(org.orgId);
     const error = await errorOf(
       admin.query("insert into authz.org_data_keys (org_id, version, key_ref, provider, wrapped) values ($1, 1, 'local://platform', 'local', $2)", [
         org.orgId,
