@@ -8,5 +8,7 @@ create policy checkpoints_worker_read on audit.checkpoints for select to bastion
 set local role bastion_authz;
 insert into authz.event_authority (type, human, agent) values
   ('AuditExportCompleted', 'system', null),
-  ('AuditExportFailed', 'system', null);
+  ('AuditExportFailed', 'system', null),
+  -- bastion erase-person (migration 0018): only the operator's CLI records it.
+  ('PersonErased', 'system', null);
 reset role;

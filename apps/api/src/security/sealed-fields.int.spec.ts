@@ -19,7 +19,7 @@ import { repositoryPath } from '@bastion/infra/git/repository-store';
 import { sessionProof } from '@bastion/infra/identity/session-proof';
 import type { Pool } from 'pg';
 import { type TestApi, startTestApi } from '../../../../test/support/api';
-import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
+import { closePools, isolatedDatabase, poolFor, type TestDatabase } from '../../../../test/support/database';
 import { call, decodeJwt } from '../../../../test/support/http';
 import type { SignedIn } from '../../../../test/support/identity';
 import { addMember, newAgent, newOrg, type OrgFixture } from '../../../../test/support/orgs';
@@ -51,7 +51,8 @@ beforeAll(async () => {
   process.env.KMS_LOCAL_DIR = kmsDir;
   process.env.DATA_KEY_TTL_SECONDS = '1';
   local = new LocalKms({ directory: kmsDir });
-  db = await workerDatabase();
+  // Its own database: these tests tamper with read-model rows, which the replay test would rightly report.
+  db = await isolatedDatabase();
   api = await startTestApi(db, { REPOS_ROOT: reposRoot });
   admin = poolFor(db.adminUrl);
   app = poolFor(db.urlFor('bastion_app'), 4);

@@ -87,6 +87,7 @@ export const EVENT_AUTHORITY = {
   AuditExportFailed: { human: 'system', agent: null },
   // provider tenancy: granted only by the platform operator's CLI
   ProviderCreated: { human: 'system', agent: null },
+  PersonErased: { human: 'system', agent: null },
   ProviderAdminGranted: { human: 'system', agent: null },
   ProviderAdminRevoked: { human: 'system', agent: null },
   OrganizationAttachedToProvider: { human: 'system', agent: null },

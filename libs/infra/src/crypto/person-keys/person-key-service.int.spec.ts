@@ -24,6 +24,8 @@ function service(ttlSeconds = 300): PersonKeyService {
 }
 
 beforeAll(async () => {
+  // The platform key exists before two services race to use it, as it does in a deployment.
+  await new LocalKms({ directory: kmsDir }).createKey('platform');
   db = await workerDatabase();
   admin = poolFor(db.adminUrl);
   app = poolFor(db.urlFor('bastion_app'), 4);
