@@ -29,7 +29,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { AuditKeyDirectory, auditExportStreamId } from '../libs/infra/src/audit';
 import { sealedCount, seedAuditEvents } from '../libs/infra/src/audit/testing/seed-audit-trail';
 import { Sealer } from '../libs/infra/src/audit-sealer/sealer';
@@ -39,6 +39,7 @@ import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/rol
 import { JobQueue } from '../libs/infra/src/queue/job-queue';
 import { JsonLogger } from '../libs/infra/src/runtime/logger';
 import { QUEUES } from '../libs/infra/src/queue/queues';
+import { dropRedisPrefix, serverFacts, withClient } from './bench-support';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -132,15 +133,6 @@ async function appendRates(): Promise<Map<string, number>> {
 let createdDatabase: string | null = null;
 let interrupted = false;
 
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function dropDatabase(): Promise<void> {
   const name = createdDatabase;
@@ -154,30 +146,7 @@ async function dropDatabase(): Promise<void> {
   }
 }
 
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
-async function serverFacts(): Promise<string> {
-  return withClient(ADMIN_URL, async (c) => {
-    const { rows } = await c.query<Record<string, string>>(
-      `select current_setting('server_version') as v, current_setting('shared_buffers') as sb,
-              current_setting('synchronous_commit') as sc, current_setting('fsync') as fsync`,
-    );
-    const r = rows[0]!;
-    return `PostgreSQL ${r.v} (shared_buffers=${r.sb}, synchronous_commit=${r.sc}, fsync=${r.fsync})`;
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Main
@@ -191,7 +160,7 @@ async function main(): Promise<void> {
   console.log(
     `Bastion audit benchmark, ${new Date().toISOString()}\n` +
       `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ` +
-      `load ${load()}; ${await serverFacts()} at ${redactUrl(ADMIN_URL)}\nevents=${fmt(EVENTS)}`,
+      `load ${load()}; ${await serverFacts(ADMIN_URL)} at ${redactUrl(ADMIN_URL)}\nevents=${fmt(EVENTS)}`,
   );
   const dir = mkdtempSync(join(tmpdir(), 'bastion-bench-audit-'));
   const prefix = `bastion-bench-audit:${randomBytes(3).toString('hex')}`;
@@ -345,7 +314,7 @@ async function main(): Promise<void> {
     await sealerPool?.end().catch(() => undefined);
     await admin?.end();
     await dropDatabase();
-    await dropRedisPrefix(prefix);
+    await dropRedisPrefix(REDIS_URL, prefix);
     rmSync(dir, { recursive: true, force: true });
   }
 }

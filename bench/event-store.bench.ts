@@ -38,6 +38,7 @@ import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/rol
 import { type Position, START } from '../libs/infra/src/event-store/event-store.port';
 import { PostgresEventStore } from '../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
 import { uuidv7 } from '../libs/infra/src/ids/uuid-v7';
+import { serverFacts, withClient } from './bench-support';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -595,15 +596,6 @@ class Peer {
 // Databases
 // ---------------------------------------------------------------------------------------------------------------
 
-async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 const createdDatabases: string[] = [];
 
@@ -690,16 +682,6 @@ function printTable(results: Results): void {
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 
-async function serverFacts(): Promise<string> {
-  return withClient(ADMIN_URL, async (c) => {
-    const { rows } = await c.query<{ v: string; sc: string; fsync: string; sb: string }>(
-      `select current_setting('server_version') as v, current_setting('synchronous_commit') as sc,
-              current_setting('fsync') as fsync, current_setting('shared_buffers') as sb`,
-    );
-    const r = rows[0]!;
-    return `PostgreSQL ${r.v} (synchronous_commit=${r.sc}, fsync=${r.fsync}, shared_buffers=${r.sb})`;
-  });
-}
 
 async function main(): Promise<void> {
   // Output piped into `head` must not kill the run before it drops its databases.
@@ -711,7 +693,7 @@ async function main(): Promise<void> {
   console.log(
     `Bastion event-store benchmark, ${new Date().toISOString()}\n` +
       `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM; ` +
-      `${await serverFacts()} at ${redactUrl(ADMIN_URL)}\n` +
+      `${await serverFacts(ADMIN_URL)} at ${redactUrl(ADMIN_URL)}\n` +
       `rounds=${ROUNDS} (reads ${READ_ROUNDS}), scale=${SCALE}, experiments=${EXPERIMENTS ? 'on' : 'off'}`,
   );
 

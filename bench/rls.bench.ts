@@ -56,6 +56,7 @@ import { migrate } from '../libs/infra/src/database/migrate';
 import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/role-urls';
 import { type SessionCredentials, withoutPrincipal, withPrincipal } from '../libs/infra/src/database/with-principal';
 import { sessionProof } from '../libs/infra/src/identity/session-proof';
+import { serverFacts, withClient } from './bench-support';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -406,15 +407,6 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 // Database set-up and clean-up
 // ---------------------------------------------------------------------------------------------------------------
 
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 let createdDatabase: string | null = null;
 let interrupted = false;
@@ -747,23 +739,13 @@ async function functionStats(
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 
-async function serverFacts(): Promise<string> {
-  return withClient(ADMIN_URL, async (c) => {
-    const { rows } = await c.query<Record<string, string>>(
-      `select current_setting('server_version') as v, current_setting('shared_buffers') as sb,
-              current_setting('synchronous_commit') as sc, current_setting('jit') as jit`,
-    );
-    const r = rows[0]!;
-    return `PostgreSQL ${r.v} (shared_buffers=${r.sb}, synchronous_commit=${r.sc}, jit=${r.jit})`;
-  });
-}
 
 async function main(): Promise<void> {
   const started = performance.now();
   console.log(
     `Bastion RLS benchmark, ${new Date().toISOString()}\n` +
       `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ` +
-      `load ${load()}; ${await serverFacts()} at ${redactUrl(ADMIN_URL)}\n` +
+      `load ${load()}; ${await serverFacts(ADMIN_URL)} at ${redactUrl(ADMIN_URL)}\n` +
       `rows=${fmt(ROWS)}, orgs=${ORGS}, sampled orgs=${SAMPLE_ORGS}, concurrency=${CONCURRENCY}, rounds=${ROUNDS}, ` +
       `slice=${SLICE_MS} ms (two per variant per round), experiments=${EXPERIMENTS ? 'on' : 'off'}`,
   );
