@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { eventually } from '../support/events';
 import { mfaFreshAdmin as mfaFreshAdminOf, sealedOrg } from '../support/audit';
 import { call } from '../support/http';
 import { addMember, newAgent, newOrg, type OrgFixture } from '../support/orgs';
-import { ROOT } from '../support/processes';
+import { runCli } from '../support/processes';
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
 
@@ -93,10 +92,7 @@ async function download(org: OrgFixture, exportId: string, token = org.admin.acc
 }
 
 function verify(file: string): { status: number | null; out: string } {
-  const run = spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), 'audit', 'verify', file, '--keys', join(dir, 'audit-keys.json')], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '' },
-  });
+  const run = runCli({}, 'audit', 'verify', file, '--keys', join(dir, 'audit-keys.json'));
   return { status: run.status, out: run.stdout + run.stderr };
 }
 

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import { closePools, poolFor, type TestDatabase, workerDatabase } from '../suppo
 import { mfaFreshAdmin as mfaFreshAdminOf, sealedOrg } from '../support/audit';
 import { call } from '../support/http';
 import { addMember, newAgent, newOrg, type OrgFixture } from '../support/orgs';
-import { ROOT } from '../support/processes';
+import { runCli } from '../support/processes';
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
 
@@ -57,7 +56,7 @@ async function exportTo(org: OrgFixture, file: string, format = 'jsonl'): Promis
 
 function verify(file: string): { status: number | null; out: string } {
   const keys = join(dir, 'audit-keys.json');
-  const run = spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), 'audit', 'verify', file, '--keys', keys], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  const run = runCli({}, 'audit', 'verify', file, '--keys', keys);
   return { status: run.status, out: run.stdout + run.stderr };
 }
 

@@ -1,17 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyDirectory, publicJwks } from '../../libs/infra/src/crypto/jwt';
 import { loadConfig } from '../../libs/infra/src/config/config';
 import { JwtAccessTokens } from '../../apps/api/src/auth/jwt-access-tokens';
-import { ROOT } from '../support/processes';
+import { runCli } from '../support/processes';
 
 function cli(env: Record<string, string>, ...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    encoding: 'utf8',
-  });
+  return runCli(env, ...args);
 }
 
 describe('bastion keys rotate', () => {

@@ -1,11 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Pool } from 'pg';
+import { FernetKey, generateFernetKey, MultiFernet } from '../../libs/infra/src/crypto/fernet';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
+import { TotpSecretBox } from '../../libs/infra/src/mfa/totp-secret-box';
 import { type TestApi, startTestApi } from '../support/api';
-import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
+import { closePools, isolatedDatabase, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { call, decodeJwt } from '../support/http';
 import { newUser, type SignedIn, STRONG_PASSWORD } from '../support/identity';
 import { addMember, newOrg } from '../support/orgs';
+import { runCli } from '../support/processes';
 import { dropPrefix } from '../support/redis';
 import { awayFromStepEdge, oathtool } from '../support/totp';
 
@@ -26,12 +31,12 @@ afterAll(async () => {
   if (api) await dropPrefix(api.redisPrefix);
 });
 
-async function enroll(user: SignedIn, offsetSeconds = 0): Promise<{ secret: string; recoveryCodes: string[]; status: number }> {
-  const started = await call(api, 'POST', '/v1/auth/mfa/totp/enroll', { token: user.accessToken });
+async function enroll(user: SignedIn, offsetSeconds = 0, on: TestApi = api): Promise<{ secret: string; recoveryCodes: string[]; status: number }> {
+  const started = await call(on, 'POST', '/v1/auth/mfa/totp/enroll', { token: user.accessToken });
   expect(started.status).toBe(201);
   const secret = started.body.secret as string;
   await awayFromStepEdge();
-  const confirmed = await call(api, 'POST', '/v1/auth/mfa/totp/confirm', { token: user.accessToken, body: { code: oathtool(secret, offsetSeconds) } });
+  const confirmed = await call(on, 'POST', '/v1/auth/mfa/totp/confirm', { token: user.accessToken, body: { code: oathtool(secret, offsetSeconds) } });
   return { secret, recoveryCodes: (confirmed.body.recoveryCodes as string[]) ?? [], status: confirmed.status };
 }
 
@@ -201,24 +206,61 @@ describe('org-wide enforcement', () => {
 });
 
 describe('bastion keys rotate-fernet', () => {
+  // Its own database: the command rotates every stored secret, and other suites sharing the worker's database enrol
+  // under their own Fernet keys.
+  let own: TestDatabase;
+  let ownApi: TestApi;
+  let ownAdmin: Pool;
+  beforeAll(async () => {
+    own = await isolatedDatabase();
+    ownApi = await startTestApi(own);
+    ownAdmin = poolFor(own.adminUrl);
+  });
+  afterAll(async () => {
+    await ownApi?.close();
+    if (ownApi) await dropPrefix(ownApi.redisPrefix);
+  });
+
+  const currentKey = () => readFileSync(join(ownApi.keysDir, 'fernet'), 'utf8').trim();
+  const storedToken = async (userId: string) =>
+    (await ownAdmin.query<{ secret_token: string }>('select secret_token from authz.totp_credentials where user_id = $1', [userId])).rows[0]!.secret_token;
+  /** FERNET_KEYS as the operator keeps it: each rotation puts a new key first and keeps the older ones. */
+  let operatorKeys: string[] = [];
+  const opens = (key: string, userId: string, token: string) => new TotpSecretBox(new MultiFernet([FernetKey.parse(key)])).open(userId, token);
+
   it('re-encrypts stored secrets under the new first key; they still open, and the old key alone no longer does', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const { readFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { FernetKey, generateFernetKey, MultiFernet } = await import('../../libs/infra/src/crypto/fernet');
-    const { TotpSecretBox } = await import('../../libs/infra/src/mfa/totp-secret-box');
-    const { ROOT } = await import('../support/processes');
-    const user = await newUser(api);
-    const { secret } = await enroll(user);
-    const oldKey = readFileSync(join(api.keysDir, 'fernet'), 'utf8').trim();
+    const user = await newUser(ownApi);
+    const { secret } = await enroll(user, 0, ownApi);
+    const oldKey = currentKey();
     const newKey = generateFernetKey();
-    const run = spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), 'keys', 'rotate-fernet'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.adminUrl, FERNET_KEYS: `${newKey},${oldKey}` },
-      encoding: 'utf8',
-    });
-    expect(run.stdout).toMatch(/re-encrypted \d+ TOTP secret/);
-    const { rows } = await admin.query('select secret_token from authz.totp_credentials where user_id = $1', [user.userId]);
-    expect(new TotpSecretBox(new MultiFernet([FernetKey.parse(newKey)])).open(user.userId, rows[0].secret_token)).toBe(secret);
-    expect(new TotpSecretBox(new MultiFernet([FernetKey.parse(oldKey)])).open(user.userId, rows[0].secret_token)).toBeNull();
+    operatorKeys = [newKey, oldKey];
+    const run = runCli({ DATABASE_URL: own.adminUrl, FERNET_KEYS: operatorKeys.join(',') }, 'keys', 'rotate-fernet');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^re-encrypted 1 TOTP secret\(s\)/);
+    const token = await storedToken(user.userId);
+    expect(opens(newKey, user.userId, token)).toBe(secret);
+    expect(opens(oldKey, user.userId, token)).toBeNull();
+  });
+
+  it('a secret that no listed key opens is left unchanged and named, the rest are rotated, and the command fails', async () => {
+    const kept = await newUser(ownApi);
+    const { secret } = await enroll(kept, 0, ownApi);
+    const orphan = await newUser(ownApi);
+    await enroll(orphan, 0, ownApi);
+    const droppedKey = generateFernetKey();
+    const orphanToken = new TotpSecretBox(new MultiFernet([FernetKey.parse(droppedKey)])).seal(orphan.userId, 'JBSWY3DPEHPK3PXP');
+    await ownAdmin.query('update authz.totp_credentials set secret_token = $1 where user_id = $2', [orphanToken, orphan.userId]);
+    const existing = (await ownAdmin.query('select 1 from authz.totp_credentials')).rowCount!;
+    // The operator puts a new key first and keeps every key in use (the API's and earlier rotations'), but not the dropped one.
+    const newKey = generateFernetKey();
+    const keys = [newKey, ...new Set([...operatorKeys, currentKey()])];
+    const run = runCli({ DATABASE_URL: own.adminUrl, FERNET_KEYS: keys.join(',') }, 'keys', 'rotate-fernet');
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain(`re-encrypted ${existing - 1} TOTP secret(s)`);
+    expect(run.stderr).toContain(orphan.userId);
+    expect(run.stderr).not.toContain(kept.userId);
+    expect(await storedToken(orphan.userId)).toBe(orphanToken);
+    expect(opens(newKey, kept.userId, await storedToken(kept.userId))).toBe(secret);
   });
 });

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import { closePools, poolFor, type TestDatabase, workerDatabase } from '../suppo
 import { eventually } from '../support/events';
 import { call, tokenFromMail } from '../support/http';
 import { STRONG_PASSWORD } from '../support/identity';
-import { ROOT } from '../support/processes';
+import { runCli } from '../support/processes';
 import { TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
@@ -105,10 +104,7 @@ async function sealed(orgId: string): Promise<void> {
 }
 
 function cli(args: string[]): { status: number | null; out: string } {
-  const run = spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), ...args], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: db.adminUrl, BASTION_SERVER_SECRET_FILE: join(api.keysDir, 'server-secret') },
-  });
+  const run = runCli({ NODE_ENV: 'test', DATABASE_URL: db.adminUrl, BASTION_SERVER_SECRET_FILE: join(api.keysDir, 'server-secret') }, ...args);
   return { status: run.status, out: run.stdout + run.stderr };
 }
 

@@ -1,12 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { call } from '../support/http';
 import { newUser } from '../support/identity';
 import { newOrg } from '../support/orgs';
-import { ROOT } from '../support/processes';
+import { runCli } from '../support/processes';
 import { TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
 
@@ -15,10 +13,7 @@ let api: TestApi;
 let admin: Pool;
 
 function bastion(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'dist/apps/cli/src/main.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.adminUrl },
-    encoding: 'utf8',
-  });
+  return runCli({ DATABASE_URL: db.adminUrl }, ...args);
 }
 
 beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -27,4 +27,13 @@ export function startApp(app: 'api' | 'projector' | 'worker' | 'cli', env: Recor
 export async function stopApp(app: RunningApp, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | NodeJS.Signals> {
   if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill(signal);
   return app.exited;
+}
+
+/** Runs the built CLI (`bastion …`) to completion with its own environment only. */
+export function runCli(env: Record<string, string>, ...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'dist', 'apps', 'cli', 'src', 'main.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+  });
 }

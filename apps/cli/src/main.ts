@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       return;
     case 'keys': {
       if (args[0] === 'rotate-fernet') {
-        await rotateFernet(config, say);
+        process.exitCode = await rotateFernet(config, say);
         return;
       }
       if (args[0] !== 'rotate') {
@@ -214,15 +214,25 @@ async function providers(adminUrl: string, args: string[], say: (line: string) =
  * MultiFernet rotation: put the new key first in FERNET_KEYS (keeping the old ones), run this, then drop the old
  * keys. Each row is re-encrypted under the first key in its own short transaction (compare-and-set on the token).
  */
-async function rotateFernet(config: ReturnType<typeof loadConfig>, say: (line: string) => void) {
+/**
+ * Re-encrypts every stored TOTP secret under the first key of FERNET_KEYS, row by row with a compare-and-set, so an
+ * enrolment racing the rotation is never overwritten. A secret that no listed key opens is left exactly as it is and
+ * named (by user id) on stderr, and the command exits 1: dropping a key that still guards secrets must not pass quietly.
+ */
+async function rotateFernet(config: ReturnType<typeof loadConfig>, say: (line: string) => void): Promise<number> {
   const file = isAbsolute(config.FERNET_KEYS_FILE) ? config.FERNET_KEYS_FILE : join(projectRoot(), config.FERNET_KEYS_FILE);
   const box = new TotpSecretBox(loadFernetKeys(config, file));
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
   let rotated = 0;
+  const unopened: string[] = [];
   try {
-    const { rows } = await pool.query<{ user_id: string; secret_token: string }>('select user_id, secret_token from authz.totp_credentials');
+    const { rows } = await pool.query<{ user_id: string; secret_token: string }>('select user_id, secret_token from authz.totp_credentials order by user_id');
     for (const row of rows) {
       const next = box.rotate(row.secret_token);
+      if (next === null) {
+        unopened.push(row.user_id);
+        continue;
+      }
       const { rowCount } = await pool.query('update authz.totp_credentials set secret_token = $1 where user_id = $2 and secret_token = $3', [next, row.user_id, row.secret_token]);
       rotated += rowCount ?? 0;
     }
@@ -230,6 +240,9 @@ async function rotateFernet(config: ReturnType<typeof loadConfig>, say: (line: s
     await pool.end();
   }
   say(`re-encrypted ${rotated} TOTP secret(s) under the first Fernet key`);
+  if (!unopened.length) return 0;
+  process.stderr.write(`${unopened.length} TOTP secret(s) open under no key in FERNET_KEYS and were left unchanged; users: ${unopened.join(', ')}\n`);
+  return 1;
 }
 
 /** `bastion audit verify <file> --keys <url|file>`: exit 0 when verified, 1 with the first problem otherwise. */

@@ -25,8 +25,13 @@ export class TotpSecretBox {
     }
   }
 
-  rotate(token: string): string {
-    return this.fernet.rotate(token);
+  /** The token re-encrypted under the first key (its timestamp kept), or null when no key opens it. */
+  rotate(token: string): string | null {
+    try {
+      return this.fernet.rotate(token);
+    } catch {
+      return null;
+    }
   }
 }
 
