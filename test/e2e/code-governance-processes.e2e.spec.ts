@@ -1,7 +1,8 @@
 /**
- * The same governance flow with the real processes: the built worker runs the test-run job the API enqueued (its
- * `test-runs` queue and limits wired in main.ts), and the built projector's reactor and the worker's merge processor
- * move main after the human approval — nothing called by hand.
+ * The same governance flow with the real processes: the built projector's reactor enqueues the test-run job from
+ * TestRunRequested and the built worker runs it (its `test-runs` queue and limits wired in main.ts), and the
+ * projector's merge reactor and the worker's merge processor move main after the human approval — nothing called by
+ * hand.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -12,11 +12,11 @@ import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { WebSocket } from 'ws';
 import { enqueueMergeWhenMergeRequestApproved } from '../../apps/projector/src/code/enqueue-merge-when-merge-request-approved.reactor';
+import { enqueueTestRunWhenRequested } from '../../apps/projector/src/code/enqueue-test-run-when-requested.reactor';
 import { type MergeDeps, mergeApprovedRequest } from '../../apps/worker/src/code/merge.processor';
 import { runRequestedTests } from '../../apps/worker/src/code/test-run.processor';
 import type { CodePolicy } from '../../libs/domain/src';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
-import { ProjectionRunner } from '../../libs/infra/src/projection/projection-runner';
 import { JobQueue } from '../../libs/infra/src/queue/job-queue';
 import { type MergeJob, QUEUES, type TestRunJob } from '../../libs/infra/src/queue/queues';
 import { type TestApi, startTestApi } from '../support/api';
@@ -24,13 +24,16 @@ import { closePools, poolFor, type TestDatabase, workerDatabase } from '../suppo
 import { call, decodeJwt } from '../support/http';
 import type { SignedIn } from '../support/identity';
 import { addMember, newOrg, type OrgFixture } from '../support/orgs';
-import { TestProjector, waitForGate } from '../support/projector';
+import { catchUpReactor, TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
 import { adminUrl, redisUrl } from '../support/services';
+import { SessionDatabase } from '../../apps/api/src/auth/session-database';
 
 let db: TestDatabase;
 let api: TestApi;
 let admin: Pool;
+/** The projector's role, for the reactors this suite runs as the projector process would. */
+let reactorPool: Pool;
 let projector: TestProjector;
 let redis: Redis;
 const work = mkdtempSync(join(tmpdir(), 'bastion-runs-'));
@@ -46,6 +49,7 @@ beforeAll(async () => {
   db = await workerDatabase();
   api = await startTestApi(db, { REPOS_ROOT: reposRoot });
   admin = poolFor(db.adminUrl);
+  reactorPool = poolFor(db.urlFor('bastion_projector'), 2);
   projector = new TestProjector(db, { redisPrefix: api.redisPrefix });
   redis = new Redis(redisUrl());
 });
@@ -82,15 +86,31 @@ async function mrEvents(mrId: string) {
   return (await admin.query('select id, type, data, metadata from events where stream_id = $1 order by revision', [`mr-${mrId}`])).rows;
 }
 
-/** The jobs the API enqueued on `test-runs`, run by the worker's processor, then removed. */
+/** The orgs this suite made: the reactor's checkpoint is the worker database's, shared with other suites. */
+const suiteOrgs = new Set<string>();
+const testRunReactor = (queue: JobQueue<'test-runs'>) => enqueueTestRunWhenRequested(new PostgresEventStore(reactorPool), queue);
+const TEST_RUN_REACTOR = 'enqueue-test-run-when-requested';
+const reactorCheckpoint = async () =>
+  (await reactorPool.query<{ position: string | null }>('select position from projection_checkpoints where name = $1', [TEST_RUN_REACTOR])).rows[0]?.position ?? null;
+/** As if the projector died after enqueueing and before its checkpoint committed: the next run reacts again. */
+const rewindReactor = (to: string | null) => reactorPool.query('update projection_checkpoints set position = $2 where name = $1', [TEST_RUN_REACTOR, to]);
+
+/**
+ * The `test-runs` jobs the projector's reactor enqueues from TestRunRequested (the API enqueues nothing), each new one
+ * run once by the worker's processor. Jobs stay in the queue, as completed ones stay in BullMQ for a week, so a
+ * replayed reaction that re-adds an id is ignored here as it is in production.
+ */
+const seenTestJobs = new Set<string>();
 async function runTestJobs(): Promise<{ id: string; data: TestRunJob; outcome: string }[]> {
   const queue = new JobQueue(QUEUES.testRuns, redis, api.redisPrefix);
   try {
-    const jobs = await queue.raw().getJobs(['waiting', 'delayed', 'prioritized']);
+    await catchUpReactor(reactorPool, testRunReactor(queue));
+    const jobs = (await queue.raw().getJobs(['waiting', 'delayed', 'prioritized'])).filter((j) => !seenTestJobs.has(j.id!));
     const done = [];
     for (const job of jobs) {
+      seenTestJobs.add(job.id!);
+      if (!suiteOrgs.has((job.data as TestRunJob).orgId)) continue;
       done.push({ id: job.id!, data: job.data as TestRunJob, outcome: await runRequestedTests(workerStore(), reposRoot, job.data as TestRunJob, { limits: LIMITS, tempRoot: runsRoot }) });
-      await job.remove();
     }
     return done;
   } finally {
@@ -104,11 +124,9 @@ async function runTestJobs(): Promise<{ id: string; data: TestRunJob; outcome: s
  */
 const seenMergeJobs = new Set<string>();
 async function mergeJobs(): Promise<MergeJob[]> {
-  const projectorPool = poolFor(db.urlFor('bastion_projector'));
   const queue = new JobQueue(QUEUES.merges, redis, api.redisPrefix);
   try {
-    await waitForGate(projectorPool);
-    await new ProjectionRunner(projectorPool, new PostgresEventStore(projectorPool), enqueueMergeWhenMergeRequestApproved(new PostgresEventStore(projectorPool), queue)).catchUp();
+    await catchUpReactor(reactorPool, enqueueMergeWhenMergeRequestApproved(new PostgresEventStore(reactorPool), queue));
     const jobs = (await queue.raw().getJobs(['waiting', 'delayed', 'prioritized'])).filter((j) => !seenMergeJobs.has(j.id!));
     for (const job of jobs) seenMergeJobs.add(job.id!);
     return jobs.map((j) => j.data as MergeJob);
@@ -123,6 +141,7 @@ async function freshMfa(user: SignedIn): Promise<void> {
 
 /** An org's repository, an agent granted it with a clone, and helpers to push branches and open merge requests. */
 async function codeFixture(org: OrgFixture) {
+  suiteOrgs.add(org.orgId);
   const created = await call(api, 'POST', `/v1/orgs/${org.orgId}/repos`, { token: org.admin.accessToken, body: { name: `service-${randomUUID().slice(0, 8)}` } });
   expect(created.status).toBe(201);
   const repoId = created.body.id as string;
@@ -155,9 +174,9 @@ async function codeFixture(org: OrgFixture) {
     expect(pushed).toMatchObject({ status: 0 });
     return (await git(clone, 'rev-parse', 'HEAD')).out.trim();
   };
-  const open = async (name: string, files: Record<string, string>) => {
+  const open = async (name: string, files: Record<string, string>, description?: string) => {
     const headSha = await push(name, files);
-    const opened = await call(api, 'POST', base, { token, body: { sourceBranch: `agent/${agentId}/${name}`, title: name } });
+    const opened = await call(api, 'POST', base, { token, body: { sourceBranch: `agent/${agentId}/${name}`, title: name, description } });
     expect(opened.status).toBe(201);
     await projector.catchUp(); // a later push finds the merge request in the read model and moves its head
     return { mrId: opened.body.id as string, headSha };
@@ -169,7 +188,7 @@ async function codeFixture(org: OrgFixture) {
     return call(api, 'GET', `${base}/${mrId}`, { token: as });
   };
   const mainOf = async () => (await git(reposRoot, '--git-dir', join(reposRoot, org.orgId, `${repoId}.git`), 'rev-parse', 'refs/heads/main')).out.trim();
-  return { repoId, agentId, token, clone, serverRepo: join(reposRoot, org.orgId, `${repoId}.git`), push, open, requestRun, approve, show, mainOf };
+  return { repoId, agentId, token, base, clone, serverRepo: join(reposRoot, org.orgId, `${repoId}.git`), push, open, requestRun, approve, show, mainOf };
 }
 
 const ci = (command: string[]) => JSON.stringify({ command });
@@ -291,6 +310,105 @@ describe('sandboxed test runs through the API and the worker', () => {
     expect((await runTestJobs()).map((j) => j.outcome)).toEqual(['failed']);
     expect((await mrEvents(mrId)).at(-1)).toMatchObject({ type: 'TestRunCompleted', data: { headSha, passed: false, exitCode: 42, timedOut: false } });
     expect(await code.mainOf()).toBe(main);
+  });
+});
+
+describe('a test run is enqueued from the event stream, never by the API', () => {
+  let org: OrgFixture;
+  let code: Awaited<ReturnType<typeof codeFixture>>;
+  let queue: JobQueue<'test-runs'>;
+  const jobsOf = async (runId: string) => (await queue.raw().getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed'])).filter((j) => (j.data as TestRunJob).runId === runId);
+  const completedOf = async (mrId: string, runId: string) => (await mrEvents(mrId)).filter((e) => e.type === 'TestRunCompleted' && e.data.runId === runId);
+
+  beforeAll(async () => {
+    org = await newOrg(api);
+    code = await codeFixture(org);
+    queue = new JobQueue(QUEUES.testRuns, redis, api.redisPrefix);
+  });
+  afterAll(async () => {
+    await queue?.close();
+  });
+
+  it('a requested test run is not lost if the API stops right after the commit: the reactor enqueues it once, and a replay adds nothing', async () => {
+    const { mrId, headSha } = await code.open('durable', PASSING);
+    expect(await runTestJobs()).toEqual([]); // the reactor is up to date
+    const before = await reactorCheckpoint();
+
+    // The request commits; the API's part ends there (it enqueues nothing, so dying now loses nothing).
+    const requested = await code.requestRun(mrId, headSha);
+    expect(requested.status).toBe(202);
+    const runId = requested.body.runId as string;
+    const event = (await mrEvents(mrId)).find((e) => e.type === 'TestRunRequested' && e.data.runId === runId)!;
+    expect(await queue.raw().getJob(`test-run-${event.id}`)).toBeUndefined();
+
+    // The projector's reactor, from its checkpoint: one job, ids only, keyed by the event.
+    await catchUpReactor(reactorPool, testRunReactor(queue));
+    const [job, ...others] = await jobsOf(runId);
+    expect(others).toEqual([]);
+    expect(job!.id).toBe(`test-run-${event.id}`);
+    expect(job!.data).toEqual({ orgId: org.orgId, repoId: code.repoId, mrId, runId, causationEventId: event.id, correlationId: event.metadata.correlationId });
+
+    // The projector dies before its checkpoint commits: the event is reacted to again; the job id dedupes it.
+    await rewindReactor(before);
+    await catchUpReactor(reactorPool, testRunReactor(queue));
+    expect((await jobsOf(runId)).map((j) => j.id)).toEqual([`test-run-${event.id}`]);
+
+    const ran = await runTestJobs();
+    expect(ran.map((j) => [j.id, j.outcome])).toEqual([[`test-run-${event.id}`, 'passed']]);
+
+    // Replayed again after the outcome is recorded: nothing new is enqueued, nothing runs, one outcome.
+    await rewindReactor(before);
+    expect(await runTestJobs()).toEqual([]);
+    expect((await jobsOf(runId)).map((j) => j.id)).toEqual([`test-run-${event.id}`]);
+    expect(await completedOf(mrId, runId)).toHaveLength(1);
+    expect((await completedOf(mrId, runId))[0]).toMatchObject({ data: { runId, headSha, passed: true }, metadata: { causationId: event.id } });
+  });
+
+  it('a test-run job delivered twice at once (a stalled job redelivered while it runs) records one outcome', async () => {
+    const { mrId, headSha } = await code.open('twice', PASSING);
+    const requested = await code.requestRun(mrId, headSha);
+    expect(requested.status).toBe(202);
+    const runId = requested.body.runId as string;
+    await catchUpReactor(reactorPool, testRunReactor(queue));
+    const [job] = await jobsOf(runId);
+    seenTestJobs.add(job!.id!); // run here, by hand, twice
+    const data = job!.data as TestRunJob;
+    const outcomes = await Promise.all([1, 2].map(() => runRequestedTests(workerStore(), reposRoot, data, { limits: LIMITS, tempRoot: runsRoot })));
+    expect(outcomes.sort()).toEqual(['already-recorded', 'passed']);
+    expect(await completedOf(mrId, runId)).toHaveLength(1);
+    expect(readdirSync(runsRoot)).toEqual([]);
+  });
+
+  it('reading a merge request is one request transaction: the rows, the runs and the description’s key; the emergency stop still fails it closed', async () => {
+    const description = `why ${randomUUID()}`;
+    const { mrId } = await code.open('described', PASSING, description);
+    await projector.catchUp();
+    await freshMfa(org.admin); // the emergency stop and its lifting are step-up actions
+    const transactions = jest.spyOn(SessionDatabase.prototype, 'as');
+    try {
+      const shown = await call(api, 'GET', `${code.base}/${mrId}`, { token: org.admin.accessToken });
+      expect(shown.status).toBe(200);
+      expect(shown.body).toMatchObject({ id: mrId, description, testRuns: [] });
+      expect(transactions).toHaveBeenCalledTimes(1);
+
+      expect((await call(api, 'POST', `/v1/orgs/${org.orgId}/security/kms/revoke`, { token: org.admin.accessToken })).status).toBe(204);
+      transactions.mockClear();
+      const stopped = await call(api, 'GET', `${code.base}/${mrId}`, { token: org.admin.accessToken });
+      expect(stopped.status).toBe(409);
+      expect(stopped.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(stopped.body.type).toBe('urn:bastion:problem:key-revoked');
+      expect(JSON.stringify(stopped.body)).not.toContain(description);
+      expect(transactions).toHaveBeenCalledTimes(1);
+
+      // A missing merge request is a 404 from the same one transaction.
+      transactions.mockClear();
+      expect((await call(api, 'GET', `${code.base}/${randomUUID()}`, { token: org.admin.accessToken })).status).toBe(404);
+      expect(transactions).toHaveBeenCalledTimes(1);
+    } finally {
+      transactions.mockRestore();
+      expect((await call(api, 'POST', `/v1/orgs/${org.orgId}/security/kms/restore`, { token: org.admin.accessToken })).status).toBe(204);
+    }
+    expect((await call(api, 'GET', `${code.base}/${mrId}`, { token: org.admin.accessToken })).body.description).toBe(description);
   });
 });
 

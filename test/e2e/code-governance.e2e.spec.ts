@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { enqueueMergeWhenMergeRequestApproved } from '../../apps/projector/src/code/enqueue-merge-when-merge-request-approved.reactor';
+import { enqueueTestRunWhenRequested } from '../../apps/projector/src/code/enqueue-test-run-when-requested.reactor';
 import { mergeApprovedRequest } from '../../apps/worker/src/code/merge.processor';
 import { runRequestedTests } from '../../apps/worker/src/code/test-run.processor';
 import type { CodePolicy } from '../../libs/domain/src';
@@ -23,7 +24,7 @@ import { closePools, poolFor, type TestDatabase, workerDatabase } from '../suppo
 import { newEvent } from '../support/events';
 import { call, decodeJwt } from '../support/http';
 import { addMember, newOrg, type OrgFixture } from '../support/orgs';
-import { TestProjector, waitForGate } from '../support/projector';
+import { catchUpReactor, TestProjector, waitForGate } from '../support/projector';
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
 import { withPrincipal } from '../../libs/infra/src/database/with-principal';
@@ -91,10 +92,15 @@ const policyOf = async (orgId: string): Promise<CodePolicy> => {
   return { requiredApprovals: row.required_approvals, requirePassingTests: row.require_passing_tests };
 };
 
-/** The test-run jobs the API enqueued, run by the worker's processor (real bubblewrap). */
-async function runTestJobs(): Promise<string[]> {
+/**
+ * The test-run jobs the projector's reactor enqueues from TestRunRequested for `orgId` (the reactor's checkpoint is
+ * the worker database's, shared with other suites), run by the worker's processor (real bubblewrap).
+ */
+async function runTestJobs(orgId: string): Promise<string[]> {
   const queue = new JobQueue(QUEUES.testRuns, redis, api.redisPrefix);
-  const jobs = await queue.raw().getJobs(['waiting', 'delayed', 'prioritized']);
+  const projectorPool = poolFor(db.urlFor('bastion_projector'));
+  await catchUpReactor(projectorPool, enqueueTestRunWhenRequested(new PostgresEventStore(projectorPool), queue));
+  const jobs = (await queue.raw().getJobs(['waiting', 'delayed', 'prioritized'])).filter((job) => (job.data as TestRunJob).orgId === orgId);
   const workerStore = new PostgresEventStore(poolFor(db.urlFor('bastion_worker')));
   const outcomes: string[] = [];
   for (const job of jobs) {
@@ -169,7 +175,7 @@ describe('code governance: only a human approval moves main', () => {
   it('the agent runs the tests through the API; the sandboxed run on its head passes', async () => {
     const requested = await call(api, 'POST', `/v1/orgs/${org.orgId}/repos/${repoId}/merge-requests/${mrId}/test-runs`, { token: agent.token, body: { headSha } });
     expect(requested.status).toBe(202);
-    expect(await runTestJobs()).toEqual(['passed']);
+    expect(await runTestJobs(org.orgId)).toEqual(['passed']);
   });
 
   it.each([

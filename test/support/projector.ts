@@ -4,6 +4,7 @@ import { changesOf, publishChanges } from '../../libs/infra/src/live/changes';
 import { redisUrl } from './services';
 import { PROJECTIONS } from '../../apps/projector/src/projections';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
+import type { Reactor } from '../../libs/infra/src/projection/projection';
 import { ProjectionRunner } from '../../libs/infra/src/projection/projection-runner';
 import type { TestDatabase } from './database';
 import { poolFor } from './database';
@@ -55,4 +56,13 @@ export async function waitForGate(pool: Pool): Promise<void> {
     if (gated.rowCount === 0) return;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Runs one reactor from its checkpoint over every event committed so far, as the projector process does (on the
+ * projector's pool): its reactions happen, then its checkpoint advances.
+ */
+export async function catchUpReactor(pool: Pool, reactor: Reactor): Promise<void> {
+  await waitForGate(pool);
+  await new ProjectionRunner(pool, new PostgresEventStore(pool), reactor).catchUp();
 }

@@ -19,6 +19,7 @@ import { onShutdown } from '@bastion/infra/runtime/shutdown';
 import { enqueueProvisioningWhenOrganizationCreated } from './organization/enqueue-provisioning-when-organization-created.reactor';
 import { PROJECTIONS } from './projections';
 import { enqueueMergeWhenMergeRequestApproved } from './code/enqueue-merge-when-merge-request-approved.reactor';
+import { enqueueTestRunWhenRequested } from './code/enqueue-test-run-when-requested.reactor';
 import { replay } from './replay';
 
 /**
@@ -75,9 +76,14 @@ async function main(): Promise<void> {
     react: async (event) => publishChanges(redis, config.REDIS_PREFIX, revocationsOf([event])),
   };
   const merges = new JobQueue(QUEUES.merges, redis, config.REDIS_PREFIX);
-  const runners = [...PROJECTIONS, enqueueProvisioningWhenOrganizationCreated(provisioning), revocations, enqueueMergeWhenMergeRequestApproved(store, merges)].map(
-    (consumer) => new ProjectionRunner(pool, store, consumer, { logger, onCommitted }),
-  );
+  const testRuns = new JobQueue(QUEUES.testRuns, redis, config.REDIS_PREFIX);
+  const runners = [
+    ...PROJECTIONS,
+    enqueueProvisioningWhenOrganizationCreated(provisioning),
+    revocations,
+    enqueueMergeWhenMergeRequestApproved(store, merges),
+    enqueueTestRunWhenRequested(store, testRuns),
+  ].map((consumer) => new ProjectionRunner(pool, store, consumer, { logger, onCommitted }));
   runners.forEach((r) => r.start());
 
   // The sealer: its own login role (the only one that may write the audit chains) and the audit signing keys,
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
     await sealerPool?.end();
     await provisioning.close();
     await merges.close();
+    await testRuns.close();
     redis.disconnect();
     await store.close();
     await pool.end();

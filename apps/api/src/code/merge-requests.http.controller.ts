@@ -17,7 +17,7 @@ import { IsBoolean, IsOptional, IsString, Matches, MaxLength } from 'class-valid
 import type { PoolClient } from 'pg';
 import { HumansOnly } from '../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../auth/request-context';
-import { Requires } from '../auth/requires.decorator';
+import { type Requirement, Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
 import { type FieldSealer, SEALED_FIELDS, SealedFields, sealEvents } from '../security/sealed-fields';
@@ -97,13 +97,18 @@ export class MergeRequestsController {
   @Get(':mrId')
   @ApiOkResponse({ description: 'state, head, approvals, runs' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('repoId', new ParseUUIDPipe()) repoId: string, @Param('mrId', new ParseUUIDPipe()) mrId: string, @Req() req: BastionRequest) {
-    const [row, runs] = await this.db.inOrg(req.principal!, orgId, { permission: 'mr:view', agentCapability: 'mr:open' }, async (tx) => [
-      (await tx.query('select * from merge_requests where org_id = $1 and repo_id = $2 and mr_id = $3', [orgId, repoId, mrId])).rows[0],
-      (await tx.query('select * from merge_request_test_runs where org_id = $1 and mr_id = $2 order by requested_at, run_id', [orgId, mrId])).rows,
-    ]);
+    const requirement: Requirement = { permission: 'mr:view', agentCapability: 'mr:open' };
+    // One transaction: the rows, and the wrapped key the description needs with the emergency stop checked.
+    const [row, runs, keys] = await this.db.inOrg(req.principal!, orgId, requirement, async (tx) => {
+      const found = (await tx.query('select * from merge_requests where org_id = $1 and repo_id = $2 and mr_id = $3', [orgId, repoId, mrId])).rows[0];
+      if (!found) return [undefined, [], undefined] as const;
+      const testRuns = (await tx.query('select * from merge_request_test_runs where org_id = $1 and mr_id = $2 order by requested_at, run_id', [orgId, mrId])).rows;
+      return [found, testRuns, await this.fields.wrappedKeysIn(tx, orgId, [found.description])] as const;
+    });
     if (!row) throw notFound();
-    // One record: fails closed with `key-revoked` (409) while the org's key is withdrawn.
-    const [description] = await this.fields.openOne(req, orgId, { permission: 'mr:view', agentCapability: 'mr:open' }, [{ record: row.mr_id, field: SEALED_FIELDS.mergeRequestDescription, token: row.description }]);
+    // One record: fails closed with `key-revoked` (409) while the org's key is withdrawn; the key is unwrapped
+    // after the commit (a KMS call never waits inside a transaction).
+    const [description] = await this.fields.openOne(req, orgId, requirement, [{ record: row.mr_id, field: SEALED_FIELDS.mergeRequestDescription, token: row.description }], keys);
     return {
       id: row.mr_id,
       title: row.title,

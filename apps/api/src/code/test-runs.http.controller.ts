@@ -1,16 +1,13 @@
-import { Body, Controller, HttpCode, Inject, Param, ParseUUIDPipe, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, ParseUUIDPipe, Post, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { fold, mergeRequestDecider, type MergeRequestEvent, MergeRequestNotFoundError, type TestRunRequested, toNewEvents } from '@bastion/domain';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
-import type { JobQueue } from '@bastion/infra/queue/job-queue';
-import { jobIdFor } from '@bastion/infra/queue/queues';
 import { Matches } from 'class-validator';
 import { type BastionRequest, commandContext } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
-import { TEST_RUNS_QUEUE } from './code.tokens';
 
 export class RequestTestRunRequest {
   @ApiProperty({ description: 'The head to test: a head that moved since is refused (409), never tested instead.' })
@@ -38,19 +35,18 @@ export function testRunView(r: Record<string, unknown>) {
 @ApiBearerAuth()
 @Controller('v1/orgs/:orgId/repos/:repoId/merge-requests/:mrId/test-runs')
 export class TestRunsController {
-  constructor(
-    private readonly db: SessionDatabase,
-    @Inject(TEST_RUNS_QUEUE) private readonly queue: JobQueue<'test-runs'>,
-  ) {}
+  constructor(private readonly db: SessionDatabase) {}
 
   /**
    * An agent granted the repository (test:request) or a member (code:contribute) requests a sandboxed run of the
    * repository's `.bastion/ci.json` on the merge request's current head. The outcome arrives as TestRunCompleted.
+   * The request is only the event: the projector's reactor enqueues the job from the event stream, so a request
+   * whose API dies right after the commit is still run (enqueue-test-run-when-requested.reactor.ts).
    */
   @Requires('code:contribute', 'test:request')
   @Post()
   @HttpCode(202)
-  @ApiAcceptedResponse({ description: '{runId}: the run is queued' })
+  @ApiAcceptedResponse({ description: '{runId}: the run is requested; the outcome arrives as TestRunCompleted' })
   async request(
     @Param('orgId', new ParseUUIDPipe()) orgId: string,
     @Param('repoId', new ParseUUIDPipe()) repoId: string,
@@ -60,7 +56,7 @@ export class TestRunsController {
   ) {
     const principal = req.principal!;
     const runId = uuidv7();
-    const requested = await this.db.inOrg(principal, orgId, { permission: 'code:contribute', agentCapability: 'test:request' }, async (tx) => {
+    await this.db.inOrg(principal, orgId, { permission: 'code:contribute', agentCapability: 'test:request' }, async (tx) => {
       const access = (await tx.query<{ access: string | null }>('select authz.repo_access($1) as access', [repoId])).rows[0]!.access;
       if (access !== 'push') throw new ProblemError({ type: problemType('forbidden'), title: 'forbidden', status: 403 });
       const store = new PostgresEventStore(tx);
@@ -71,17 +67,6 @@ export class TestRunsController {
       const decided = mergeRequestDecider.decide({ type: 'RequestTestRun', data: { runId, headSha: body.headSha, requestedBy: { type: principal.type, id: principal.id } } }, state);
       const events = toNewEvents(decided as TestRunRequested[], commandContext(req, { orgId }));
       await store.append(stream, events, history.length - 1);
-      return events[0]!;
-    });
-    // After the commit: a job for an event that was rolled back would run nothing anyway (the worker re-reads the
-    // stream), but it would be noise. The id is derived from the event, so a retried enqueue adds nothing.
-    await this.queue.add(jobIdFor('test-run', requested.id), {
-      orgId,
-      repoId,
-      mrId,
-      runId,
-      causationEventId: requested.id,
-      correlationId: requested.metadata.correlationId,
     });
     return { runId };
   }
