@@ -37,7 +37,7 @@ describe('the full journey', () => {
   let orgId: string;
   const userAgent = `journey-test/${randomUUID()}`;
 
-  it('runs: sign-up, verification, sign-in, refresh, an org, a team, an agent, tasks, MFA, step-up, a role change, logout', async () => {
+  it('runs: sign-up, verification, sign-in, refresh, an org, a team, an agent, tasks, MFA, step-up, a role change, a refresh-token reuse, logout', async () => {
     const email = `journey-${randomUUID()}@example.com`;
     const password = `${STRONG_PASSWORD} ${randomUUID().slice(0, 8)}`;
     secrets.password = password;
@@ -88,6 +88,11 @@ describe('the full journey', () => {
     expect((await call(api, 'PATCH', `/v1/orgs/${orgId}/members/${colleagueId}`, { token, body: { role: 'viewer' }, headers })).status).toBe(204);
     await call(api, 'POST', `/v1/orgs/${orgId}/tasks/${taskId}/cancel`, { token, body: { reason: 'done differently' }, headers });
     await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'not the password at all' }, headers });
+    // The colleague's first refresh token, presented after two rotations: a reuse, which revokes their session.
+    const colleagueFirst = refreshCookie(colleague)!;
+    const colleagueNext = refreshCookie(await call(api, 'POST', '/v1/auth/refresh', { cookie: colleagueFirst, headers }))!;
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: colleagueNext, headers })).status).toBe(200);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: colleagueFirst, headers })).status).toBe(401);
     expect((await call(api, 'POST', '/v1/auth/logout', { cookie, headers })).status).toBe(204);
   });
 
@@ -109,6 +114,8 @@ describe('the full journey', () => {
     }
     const seen = new Set(rows.map((r) => r.type));
     expect(seen.size).toBeGreaterThanOrEqual(18);
+    // The public routes that end a session load its owner's key themselves: their events are not left out.
+    expect([...seen]).toEqual(expect.arrayContaining(['SessionStarted', 'SessionRevoked', 'RefreshTokenReuseDetected']));
     for (const { type, metadata, opened } of rows) {
       expect([type, METADATA_KEYS.filter((k) => !(k in metadata))]).toEqual([type, []]);
       const actor = metadata.actor as { type: string; id: string };
@@ -116,7 +123,8 @@ describe('the full journey', () => {
       expect(actor.id).toEqual(expect.any(String));
       expect(metadata.schemaVersion).toBe(1);
       expect(new Date(metadata.occurredAt as string).toISOString()).toBe(metadata.occurredAt);
-      if (actor.type !== 'system') {
+      // A reuse is recorded by the system, with the presenting request's data sealed for the session's owner.
+      if (actor.type !== 'system' || type === 'RefreshTokenReuseDetected') {
         expect([type, metadata.requestId, opened.userAgent]).toEqual([type, expect.any(String), userAgent]);
         expect([type, opened.ip]).toEqual([type, expect.stringMatching(/127\.0\.0\.1/)]);
       }

@@ -20,6 +20,13 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+const KMS_SETTINGS = ['KMS_LOCAL_DIR', 'KMS_PLATFORM_KEY', 'DATA_KEY_TTL_SECONDS', 'PERSON_KEY_TTL_SECONDS', 'GCP_KMS_ENDPOINT', 'GOOGLE_APPLICATION_CREDENTIALS'];
+
+/** The run's KMS (global-setup.ts), or the one a suite chose in `process.env` before starting its API. */
+function kmsSettingsOfRun(): Record<string, string> {
+  return Object.fromEntries(KMS_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+}
+
 /** The real API, in process, on a free port, against a test database and a prefixed Redis. */
 export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-api-'));
@@ -42,6 +49,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     REPOS_ROOT: join(dir, 'repos'),
     BASTION_SERVER_SECRET_FILE: join(keysDir, 'server-secret'),
     LOG_LEVEL: 'debug',
+    ...kmsSettingsOfRun(),
     ...env,
   });
   const logger = new JsonLogger('api', 'debug', (line) => logs.push(line));

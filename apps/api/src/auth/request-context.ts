@@ -10,7 +10,7 @@ export interface BastionRequest extends Request {
   requestId?: string;
   /**
    * The person keys this request may seal personal data with: loaded before the command by the personal-data
-   * interceptor (the principal's) or by the route (`PersonalData.prepare`), else whatever is still in memory.
+   * global guard (the principal’s) or by the route (`PersonalData.prepare`), else whatever is still in memory.
    */
   personKeys?: { get(subject: string): PersonKey | undefined };
 }

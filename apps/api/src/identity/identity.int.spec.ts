@@ -2,11 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { openPersonal } from '@bastion/infra/crypto/person-keys';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
+import type { KmsRouter } from '@bastion/infra/crypto/org-keys';
+import { personKeyWrappingAad } from '@bastion/infra/crypto/person-keys';
+import { KMS_ROUTER } from '../security/security.tokens';
 import { PersonalData } from './personal-data/personal-data';
 import { type TestApi, startTestApi } from '../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
 import { call, decodeJwt, refreshCookie, tokenFromMail } from '../../../../test/support/http';
 import { newUser, signIn, signUp, STRONG_PASSWORD } from '../../../../test/support/identity';
+import { requestDataOf } from '../../../../test/support/personal-data';
 import { dropPrefix } from '../../../../test/support/redis';
 
 
@@ -223,6 +227,93 @@ describe('refresh-token families', () => {
     const forged = `__Host-bastion_rt=${sid}.${counter}.${'A'.repeat(43)}`;
     expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: forged })).status).toBe(401);
     expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(200);
+  });
+
+  describe('the events that end a session through the refresh cookie carry the request’s IP address and user agent, sealed for the session’s owner', () => {
+    const personal = () => api.app.get(PersonalData, { strict: false });
+    const router = () => api.app.get<KmsRouter>(KMS_ROUTER, { strict: false });
+    afterEach(() => jest.restoreAllMocks());
+
+    /** The one event of `type` in the user's stream, with what it says of the request opened by the owner's key. */
+    async function recorded(userId: string, type: string) {
+      const matching = (await events.readStream(`user-${userId}`)).filter((e) => e.type === type);
+      expect(matching).toHaveLength(1);
+      const event = matching[0]!;
+      return { event, stored: JSON.stringify(event), opened: await requestDataOf(api, event.metadata) };
+    }
+
+    it('person keys go through the process’s one KMS router, the security module’s', async () => {
+      const user = await newUser(api);
+      const unwrap = jest.spyOn(router(), 'unwrap');
+      personal().keys.cache.evictAll();
+      await personal().keys.keyFor(personal().transact, user.userId);
+      expect(unwrap).toHaveBeenCalledWith('local://platform', expect.any(Buffer), personKeyWrappingAad(user.userId.toLowerCase()));
+    });
+
+    it('logout: SessionRevoked by the owner, with the IP address and user agent sealed for them — loaded when not in memory, never in plaintext', async () => {
+      const userAgent = `LogoutProbe/${randomUUID()}`;
+      const user = await newUser(api);
+      personal().keys.cache.evictAll();
+      expect((await call(api, 'POST', '/v1/auth/logout', { cookie: user.cookie, headers: { 'user-agent': userAgent } })).status).toBe(204);
+      const { event, stored, opened } = await recorded(user.userId, 'SessionRevoked');
+      expect(event.data).toEqual({ sessionId: expect.any(String), reason: 'logout' });
+      expect(event.metadata.actor).toEqual({ type: 'human', id: user.userId });
+      expect(event.metadata.ip).toMatch(new RegExp(`^pd1:${user.userId}:`));
+      expect(event.metadata.userAgent).toMatch(new RegExp(`^pd1:${user.userId}:`));
+      expect(opened).toEqual({ ip: '127.0.0.1', userAgent, erased: false });
+      expect(stored).not.toContain(userAgent);
+      expect(stored).not.toContain('127.0.0.1');
+    });
+
+    it('refresh-token reuse: RefreshTokenReuseDetected by the system, with the presenting request’s IP address and user agent sealed for the owner — loaded when not in memory', async () => {
+      const userAgent = `ReplayProbe/${randomUUID()}`;
+      const user = await newUser(api);
+      const rotated = await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie });
+      await new Promise((r) => setTimeout(r, 1200)); // past REFRESH_GRACE_SECONDS=1
+      personal().keys.cache.evictAll();
+      const unwrap = jest.spyOn(router(), 'unwrap');
+      expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie, headers: { 'user-agent': userAgent } })).status).toBe(401);
+      expect(unwrap).toHaveBeenCalledTimes(1);
+      const { event, stored, opened } = await recorded(user.userId, 'RefreshTokenReuseDetected');
+      expect(event.data).toMatchObject({ presentedCounter: 0, currentCounter: 1 });
+      expect(event.metadata.actor).toEqual({ type: 'system', id: 'bastion' });
+      expect(event.metadata.ip).toMatch(new RegExp(`^pd1:${user.userId}:`));
+      expect(opened).toEqual({ ip: '127.0.0.1', userAgent, erased: false });
+      expect(stored).not.toContain(userAgent);
+      expect(stored).not.toContain('127.0.0.1');
+      // The family is revoked all the same: the successor is refused, and no second event was recorded.
+      expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: refreshCookie(rotated)! })).status).toBe(401);
+      await recorded(user.userId, 'RefreshTokenReuseDetected');
+    });
+
+    it('with the owner’s key in memory, a reuse costs no KMS call', async () => {
+      const user = await newUser(api);
+      await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie });
+      await new Promise((r) => setTimeout(r, 1200));
+      const unwrap = jest.spyOn(router(), 'unwrap');
+      expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie, headers: { 'user-agent': 'CachedProbe/1' } })).status).toBe(401);
+      expect(unwrap).not.toHaveBeenCalled();
+      expect((await recorded(user.userId, 'RefreshTokenReuseDetected')).opened).toMatchObject({ userAgent: 'CachedProbe/1' });
+    });
+
+    it('a KMS that cannot give the key costs the event its IP address and user agent, never the logout or the revocation', async () => {
+      const user = await newUser(api);
+      const other = await newUser(api);
+      await call(api, 'POST', '/v1/auth/refresh', { cookie: other.cookie });
+      await new Promise((r) => setTimeout(r, 1200));
+      personal().keys.cache.evictAll();
+      jest.spyOn(router(), 'unwrap').mockRejectedValue(new Error('KMS unavailable (test)'));
+      expect((await call(api, 'POST', '/v1/auth/logout', { cookie: user.cookie, headers: { 'user-agent': 'DownProbe/1' } })).status).toBe(204);
+      expect((await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken })).status).toBe(401);
+      expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: other.cookie, headers: { 'user-agent': 'DownProbe/1' } })).status).toBe(401);
+      expect((await call(api, 'GET', '/v1/auth/sessions', { token: other.accessToken })).status).toBe(401);
+      for (const [userId, type] of [[user.userId, 'SessionRevoked'], [other.userId, 'RefreshTokenReuseDetected']] as const) {
+        const { event, stored } = await recorded(userId, type);
+        expect([type, event.metadata.ip, event.metadata.userAgent]).toEqual([type, null, null]);
+        expect(stored).not.toContain('DownProbe/1');
+      }
+      expect(api.logs.some((line) => line.includes('could not load the person key'))).toBe(true);
+    });
   });
 
   it('lists one’s own sessions and revokes one by id; another user’s session is not found', async () => {

@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import { SessionDatabase } from '../auth/session-database';
 import { LOGGER, REDIS } from '../tokens';
 import { KmsController } from './kms.http.controller';
-import { kmsSettingsFromEnv } from './kms.settings';
+import { kmsSettingsOf } from './kms.settings';
 import { SealedFields } from './sealed-fields';
 import { KMS_ROUTER, ORG_KEY_SERVICE, ORG_KEYS_RUNTIME } from './security.tokens';
 
@@ -22,10 +22,11 @@ export interface OrgKeysRuntime {
 
 /**
  * Opens the per-org key service of this process: the KMS router (the local KMS always; Google Cloud KMS when
- * configured), a DEK cache, and its eviction subscription on a Redis connection of its own.
+ * configured) — the process's only one, which the person keys use too — a DEK cache, and its eviction
+ * subscription on a Redis connection of its own.
  */
-export async function openOrgKeysRuntime(config: Config, redis: Redis, logger: JsonLogger, env: NodeJS.ProcessEnv = process.env): Promise<OrgKeysRuntime> {
-  const settings = kmsSettingsFromEnv(env);
+export async function openOrgKeysRuntime(config: Config, redis: Redis, logger: JsonLogger): Promise<OrgKeysRuntime> {
+  const settings = kmsSettingsOf(config);
   const gcp = settings.gcp === null ? undefined : new GcpKms({ clientOptions: settings.gcp });
   const router = new KmsRouter({ local: new LocalKms({ directory: settings.localDir }), ...(gcp ? { gcp } : {}) });
   const cache = new DataKeyCache({ ttlSeconds: settings.ttlSeconds });
@@ -51,9 +52,10 @@ export async function openOrgKeysRuntime(config: Config, redis: Redis, logger: J
 }
 
 /**
- * The org's encryption key over HTTP (`/v1/orgs/:orgId/security/kms…`), and {@link ORG_KEY_SERVICE} and
- * {@link SealedFields} for every module that encrypts or decrypts an org's fields (global: every context that
- * stores a sensitive field needs them, and none should build its own key service).
+ * The org's encryption key over HTTP (`/v1/orgs/:orgId/security/kms…`), and {@link ORG_KEY_SERVICE},
+ * {@link SealedFields} and {@link KMS_ROUTER} for every module that encrypts or decrypts an org's fields or wraps a
+ * key (global: every context that stores a sensitive field needs them, and none should build its own key service
+ * or KMS client).
  */
 @Global()
 @Module({
@@ -69,7 +71,7 @@ export async function openOrgKeysRuntime(config: Config, redis: Redis, logger: J
     { provide: KMS_ROUTER, inject: [ORG_KEYS_RUNTIME], useFactory: (runtime: OrgKeysRuntime) => runtime.router },
     SealedFields,
   ],
-  exports: [ORG_KEY_SERVICE, SealedFields],
+  exports: [ORG_KEY_SERVICE, KMS_ROUTER, SealedFields],
 })
 export class SecurityModule implements OnApplicationShutdown {
   constructor(@Inject(ORG_KEYS_RUNTIME) private readonly runtime: OrgKeysRuntime) {}

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LOCAL_KEY_REF_PREFIX, parseGcpWrappingKeyRef, parseLocalKeyRef } from '../crypto/kms/kms-key-ref';
+import { KeyRefInvalidError } from '../crypto/kms/kms.port';
 
 /**
  * Configuration, validated once at start-up. A missing or wrong value stops the process with one sentence naming
@@ -20,6 +22,32 @@ const url = (protocols: string[], what: string) =>
     },
     { message: `must be a ${what} URL (${protocols.join(' or ')})` },
   );
+
+/** Whole seconds from 0 to `max` (0 meaning "not at all"), named in one sentence when wrong. */
+const seconds = (max: number) => {
+  const message = `must be a whole number of seconds from 0 to ${max}`;
+  return z.coerce.number({ invalid_type_error: message }).int(message).min(0, message).max(max, message);
+};
+
+/** `host:port` (a bracketed IPv6 address as host), or null. */
+export function hostPortOf(value: string): { host: string; port: number } | null {
+  const match = /^(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  return match && port >= 1 && port <= 65535 ? { host: match[1]!, port } : null;
+}
+
+/** A key the platform may wrap with: `local://<name>`, or a Cloud KMS crypto key (never one of its versions). */
+function wrappingKeyRefProblem(value: string): string | null {
+  try {
+    if (value.startsWith(LOCAL_KEY_REF_PREFIX)) parseLocalKeyRef(value);
+    else parseGcpWrappingKeyRef(value);
+    return null;
+  } catch (error) {
+    if (!(error instanceof KeyRefInvalidError)) throw error;
+    const prefix = `Invalid key reference ${JSON.stringify(value)}: `;
+    return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  }
+}
 
 export const configSchema = z
   .object({
@@ -66,7 +94,6 @@ export const configSchema = z
     SMTP_URL: url(['smtp:', 'smtps:'], 'SMTP').optional(),
     MAIL_FROM: z.string().default('Bastion <no-reply@bastion.localhost>'),
     MAIL_OUTBOX: z.string().default('.data/mail'),
-    /** How long the refresh token just rotated away still returns the same successor (DESIGN §5: 10 s). */
     /** Fernet keys for TOTP secrets at rest (comma-separated; first encrypts). Development generates one. */
     FERNET_KEYS: z.string().optional(),
     FERNET_KEYS_FILE: z.string().default('.data/keys/fernet'),
@@ -77,11 +104,36 @@ export const configSchema = z
     /** Limits of one sandboxed test run (DESIGN §7): wall time, and memory (RLIMIT_DATA) in MiB. */
     TEST_RUN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(600_000),
     TEST_RUN_MEMORY_MB: z.coerce.number().int().min(64).max(65_536).default(2048),
+    /** How long the refresh token just rotated away still returns the same successor (DESIGN §5: 10 s). */
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
     /** How often live sockets' sessions and rooms are re-checked. */
     LIVE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(5000),
     SESSION_IDLE_SECONDS: z.coerce.number().int().min(300).max(90 * 86400).default(7 * 86400),
     SESSION_ABSOLUTE_SECONDS: z.coerce.number().int().min(300).max(365 * 86400).default(30 * 86400),
+    /** The local KMS keyring (development, tests, and the platform key unless that is a Cloud KMS key). */
+    KMS_LOCAL_DIR: z.string().default('.data/kms'),
+    /** The key that wraps the DEK of orgs without a key of their own, and every person key. */
+    KMS_PLATFORM_KEY: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = wrappingKeyRefProblem(value);
+        if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be ${LOCAL_KEY_REF_PREFIX}<name> or a Cloud KMS crypto key: ${problem}` });
+      })
+      .default('local://platform'),
+    /** How long a plaintext org DEK may stay in memory (DESIGN §9: 30 s; 0 caches nothing). */
+    DATA_KEY_TTL_SECONDS: seconds(3600).default(30),
+    /**
+     * How long an unwrapped person key may stay in memory (0 caches nothing). Reads check the key table every time,
+     * so an erasure shows at once; only sealing may use a cached key for that long.
+     */
+    PERSON_KEY_TTL_SECONDS: seconds(3600).default(300),
+    /**
+     * Google Cloud KMS at `host:port`: on a loopback host in plaintext with no credentials (the gRPC KMS test
+     * server), anywhere else over TLS with Application Default Credentials.
+     */
+    GCP_KMS_ENDPOINT: z.string().refine((value) => hostPortOf(value) !== null, 'must be host:port').optional(),
+    /** Application Default Credentials; when set (or GCP_KMS_ENDPOINT is), Google Cloud KMS is enabled. */
+    GOOGLE_APPLICATION_CREDENTIALS: z.string().optional(),
   })
   .superRefine((config, ctx) => {
     if (config.EVENT_STORE === 'eventstoredb' && !config.EVENTSTOREDB_URL) {
@@ -111,6 +163,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings that hold no secret, so a wrong value is repeated in the message. */
+const ECHOED = new Set(['KMS_PLATFORM_KEY', 'DATA_KEY_TTL_SECONDS', 'PERSON_KEY_TTL_SECONDS', 'GCP_KMS_ENDPOINT']);
+
 /** Reads the environment; empty strings count as unset, so `FOO=` falls back to the default. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -120,7 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parsed.error.issues.map((issue) => {
         const key = issue.path.join('.');
         if (key === 'EVENT_STORE') return `EVENT_STORE must be "postgres" or "eventstoredb" (got ${JSON.stringify(env.EVENT_STORE)})`;
-        return `${key} ${issue.message}`;
+        return ECHOED.has(key) ? `${key} ${issue.message} (got ${JSON.stringify(env[key])})` : `${key} ${issue.message}`;
       }),
     );
   }

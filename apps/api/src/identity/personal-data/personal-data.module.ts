@@ -1,54 +1,38 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { GcpKms, LocalKms } from '@bastion/infra/crypto/kms';
-import { KmsRouter } from '@bastion/infra/crypto/org-keys';
-import { DEFAULT_PERSON_KEY_TTL_SECONDS, PersonKeyCache, PersonKeyService, personEmailLookupKey } from '@bastion/infra/crypto/person-keys';
+import { CONFIG, type Config } from '@bastion/infra/config/config';
+import type { KmsRouter } from '@bastion/infra/crypto/org-keys';
+import { PersonKeyCache, PersonKeyService, personEmailLookupKey } from '@bastion/infra/crypto/person-keys';
 import type { ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { SessionDatabase } from '../../auth/session-database';
-import { kmsSettingsFromEnv } from '../../security/kms.settings';
+import { KMS_ROUTER } from '../../security/security.tokens';
 import { SERVER_SECRETS } from '../../tokens';
 import { PersonalData } from './personal-data';
-import { PersonalDataInterceptor } from './personal-data.interceptor';
 import { PERSON_KEYS } from './personal-data.tokens';
 
 /**
- * `PERSON_KEY_TTL_SECONDS` (default 300, 0 caches nothing): how long an unwrapped person key stays in memory. Reads
- * check the key table every time, so an erasure shows at once; only sealing may use a cached key for that long.
+ * The person-key service of this process, over the process's one KMS router (the security module's: the same
+ * KMS configuration and client as the org keys, closed with them at shutdown). Person keys are wrapped under the
+ * platform key (`KMS_PLATFORM_KEY`) and cached for `PERSON_KEY_TTL_SECONDS` (0 caches nothing): reads check the key
+ * table every time, so an erasure shows at once; only sealing may use a cached key for that long.
  */
-export function personKeyTtlFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.PERSON_KEY_TTL_SECONDS;
-  if (text === undefined || text === '') return DEFAULT_PERSON_KEY_TTL_SECONDS;
-  const ttl = Number(text);
-  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 3600) throw new Error(`PERSON_KEY_TTL_SECONDS must be a whole number from 0 to 3600 (got ${JSON.stringify(text)}).`);
-  return ttl;
+export function personKeyServiceOf(kms: KmsRouter, config: Config, secrets: ServerSecrets): PersonKeyService {
+  return new PersonKeyService({
+    kms,
+    keyRef: config.KMS_PLATFORM_KEY,
+    emailLookupKey: personEmailLookupKey(secrets),
+    cache: new PersonKeyCache({ ttlSeconds: config.PERSON_KEY_TTL_SECONDS }),
+    newId: uuidv7,
+  });
 }
 
-/** Person keys for every module (global): the service, the per-request helper and the interceptor. */
+/** Person keys for every module (global): the service and the per-request helper (AppModule's guard uses it). */
 @Global()
 @Module({
   providers: [
     SessionDatabase,
-    {
-      provide: PERSON_KEYS,
-      inject: [SERVER_SECRETS],
-      useFactory: (secrets: ServerSecrets) => {
-        const settings = kmsSettingsFromEnv();
-        // The person keys are wrapped under the platform key, which lives in the local KMS unless configured to
-        // be a Google Cloud key.
-        const gcp = settings.gcp === null || KmsRouter.providerOf(settings.platformKeyRef) !== 'gcp' ? undefined : new GcpKms({ clientOptions: settings.gcp });
-        const kms = new KmsRouter({ local: new LocalKms({ directory: settings.localDir }), ...(gcp ? { gcp } : {}) });
-        return new PersonKeyService({
-          kms,
-          keyRef: settings.platformKeyRef,
-          emailLookupKey: personEmailLookupKey(secrets),
-          cache: new PersonKeyCache({ ttlSeconds: personKeyTtlFromEnv() }),
-          newId: uuidv7,
-        });
-      },
-    },
+    { provide: PERSON_KEYS, inject: [KMS_ROUTER, CONFIG, SERVER_SECRETS], useFactory: personKeyServiceOf },
     PersonalData,
-    { provide: APP_INTERCEPTOR, useClass: PersonalDataInterceptor },
   ],
   exports: [PERSON_KEYS, PersonalData],
 })

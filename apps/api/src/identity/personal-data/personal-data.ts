@@ -36,7 +36,7 @@ export class PersonalData {
 
   readonly transact = <T>(work: Parameters<SessionDatabase['anonymous']>[0]): Promise<T> => this.db.anonymous(work) as Promise<T>;
 
-  /** Attaches the request's key holder (idempotent); the interceptor does it for every request. */
+  /** Attaches the request's key holder (idempotent); the global guard does it for every request. */
   attach(req: BastionRequest): RequestPersonKeys {
     if (!(req.personKeys instanceof RequestPersonKeys)) req.personKeys = new RequestPersonKeys(this.keys);
     return req.personKeys as RequestPersonKeys;

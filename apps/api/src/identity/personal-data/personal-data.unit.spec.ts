@@ -1,7 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@bastion/infra/config/config';
 import { generateDataKey } from '@bastion/infra/crypto/envelope';
+import { LocalKms } from '@bastion/infra/crypto/kms';
+import { KmsRouter } from '@bastion/infra/crypto/org-keys';
 import { DEFAULT_PERSON_KEY_TTL_SECONDS, openPersonal, type PersonKey } from '@bastion/infra/crypto/person-keys';
+import type { ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { type BastionRequest, clientOf, commandContext } from '../../auth/request-context';
-import { personKeyTtlFromEnv } from './personal-data.module';
+import { personKeyServiceOf } from './personal-data.module';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 const alice: PersonKey = { subject: ALICE, dataKey: generateDataKey(1) };
@@ -43,13 +48,21 @@ describe('commandContext and personal data', () => {
   });
 });
 
-describe('PERSON_KEY_TTL_SECONDS', () => {
-  it('defaults to 300, accepts 0 to 3600, refuses anything else', () => {
-    expect(personKeyTtlFromEnv({})).toBe(DEFAULT_PERSON_KEY_TTL_SECONDS);
-    expect(DEFAULT_PERSON_KEY_TTL_SECONDS).toBe(300);
-    expect(personKeyTtlFromEnv({ PERSON_KEY_TTL_SECONDS: '0' })).toBe(0);
-    expect(() => personKeyTtlFromEnv({ PERSON_KEY_TTL_SECONDS: '-1' })).toThrow();
-    expect(() => personKeyTtlFromEnv({ PERSON_KEY_TTL_SECONDS: '1.5' })).toThrow();
-    expect(() => personKeyTtlFromEnv({ PERSON_KEY_TTL_SECONDS: '3601' })).toThrow();
+describe('the person-key service of the API', () => {
+  const secrets: ServerSecrets = { refreshTokenKey: randomBytes(32), sessionProofKey: randomBytes(32), agentKeyHashKey: randomBytes(32), recoveryCodeKey: randomBytes(32) };
+  const router = new KmsRouter({ local: new LocalKms({ directory: '/nonexistent/bastion-kms' }) });
+
+  it('takes its cache age and platform key from the configuration (defaults 300 s and local://platform)', () => {
+    const defaults = personKeyServiceOf(router, loadConfig({}), secrets);
+    expect(defaults.cache.ttlSeconds).toBe(DEFAULT_PERSON_KEY_TTL_SECONDS);
+    expect(defaults.keyRef).toBe('local://platform');
+    const configured = personKeyServiceOf(router, loadConfig({ PERSON_KEY_TTL_SECONDS: '0', KMS_PLATFORM_KEY: 'local://people' }), secrets);
+    expect(configured.cache.ttlSeconds).toBe(0);
+    expect(configured.keyRef).toBe('local://people');
+  });
+
+  it('refuses a platform key the KMS router it is given cannot serve, before any call', () => {
+    const cloudKey = 'projects/acme-prod/locations/europe-west1/keyRings/bastion/cryptoKeys/platform';
+    expect(() => personKeyServiceOf(router, loadConfig({ KMS_PLATFORM_KEY: cloudKey }), secrets)).toThrow(/Google Cloud KMS is not configured/);
   });
 });

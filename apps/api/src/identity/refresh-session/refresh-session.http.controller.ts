@@ -18,7 +18,14 @@ import { type BastionRequest, commandContext } from '../../auth/request-context'
 import { SessionDatabase } from '../../auth/session-database';
 import { ProblemError, problemType } from '../../http/problem';
 import { LOGGER, SERVER_SECRETS } from '../../tokens';
+import { PersonalData } from '../personal-data/personal-data';
 import { AccessTokenResponse } from '../sign-in-with-password/sign-in-with-password.http.controller';
+
+type RefreshOutcome =
+  | { kind: 'issue'; counter: number; state: NonNullable<Awaited<ReturnType<IdentityRepository['refreshState']>>> }
+  | { kind: 'reuse' | 'refuse' }
+  /** A reuse to record, for a person whose key this request has not loaded yet (never inside the transaction). */
+  | { kind: 'needs-person-key'; principalId: string };
 
 @ApiTags('auth')
 @Controller('v1/auth')
@@ -29,6 +36,7 @@ export class RefreshSessionController {
     @Inject(SERVER_SECRETS) private readonly secrets: ServerSecrets,
     @Inject(ACCESS_TOKENS) private readonly tokens: AccessTokens,
     @Inject(LOGGER) private readonly logger: JsonLogger,
+    private readonly personal: PersonalData,
   ) {}
 
   /**
@@ -58,7 +66,34 @@ export class RefreshSessionController {
       setRefreshCookie(res, encodeRefreshToken(this.secrets.refreshTokenKey, { sessionId: claims.sessionId, counter: Number(fast.counter) }), maxAge);
       return { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
     }
-    const outcome = await this.db.anonymous(async (tx) => {
+    // The full path. A reuse is recorded with the request's IP address and user agent sealed for the session's
+    // owner: when their key is not in memory, the transaction ends without a change, the key is loaded outside any
+    // transaction, and the decision is taken again.
+    let outcome = await this.decide(req, claims, now, false);
+    if (outcome.kind === 'needs-person-key') {
+      await this.preparePerson(req, outcome.principalId);
+      outcome = await this.decide(req, claims, now, true);
+    }
+    if (outcome.kind !== 'issue') {
+      if (outcome.kind === 'reuse') this.logger.event('warn', 'refresh token reuse: session revoked', { sessionId: claims.sessionId });
+      clearRefreshCookie(res);
+      throw unauthenticated();
+    }
+    const access = await this.tokens.issue({
+      type: 'human',
+      id: outcome.state.principal_id,
+      sessionId: claims.sessionId,
+      amr: outcome.state.amr,
+      orgId: null,
+    });
+    const maxAge = (outcome.state.absolute_expires_at.getTime() - now.getTime()) / 1000;
+    setRefreshCookie(res, encodeRefreshToken(this.secrets.refreshTokenKey, { sessionId: claims.sessionId, counter: outcome.counter }), maxAge);
+    return { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
+  }
+
+  /** One transaction of the full refresh path; with `keyLoaded`, a reuse is recorded whether or not the key came. */
+  private decide(req: BastionRequest, claims: { sessionId: string; counter: number }, now: Date, keyLoaded: boolean): Promise<RefreshOutcome> {
+    return this.db.anonymous(async (tx): Promise<RefreshOutcome> => {
       const repo = new IdentityRepository(tx);
       const state = await repo.refreshState(claims.sessionId);
       if (!state) return { kind: 'refuse' as const };
@@ -87,9 +122,11 @@ export class RefreshSessionController {
         case 'same-successor':
           return { kind: 'issue' as const, counter: decision.counter, state };
         case 'reuse': {
+          const owner = state.principal_id.toLowerCase();
+          if (!keyLoaded && this.personal.attach(req).get(owner) === undefined) return { kind: 'needs-person-key' as const, principalId: owner };
           const [event] = toNewEvents<RefreshTokenReuseDetected>(
             [{ type: 'RefreshTokenReuseDetected', data: { sessionId: claims.sessionId, presentedCounter: decision.presented, currentCounter: decision.current } }],
-            commandContext(req, { actor: { type: 'system', id: 'bastion' }, sessionId: claims.sessionId }),
+            commandContext(req, { actor: { type: 'system', id: 'bastion' }, sessionId: claims.sessionId, personSubject: owner }),
           );
           await repo.revokeSession(claims.sessionId, 'refresh_token_reuse', event!);
           return { kind: 'reuse' as const };
@@ -98,21 +135,19 @@ export class RefreshSessionController {
           return { kind: 'refuse' as const };
       }
     });
-    if (outcome.kind !== 'issue') {
-      if (outcome.kind === 'reuse') this.logger.event('warn', 'refresh token reuse: session revoked', { sessionId: claims.sessionId });
-      clearRefreshCookie(res);
-      throw unauthenticated();
+  }
+
+  /**
+   * Loads the key of the person whose session a public route ends, so its event carries the request's IP address
+   * and user agent sealed for them. A key that cannot be loaded (KMS down) costs the event those two values, never
+   * the revocation.
+   */
+  private async preparePerson(req: BastionRequest, principalId: string): Promise<void> {
+    try {
+      await this.personal.prepare(req, principalId);
+    } catch (error) {
+      this.logger.event('warn', 'personal data: could not load the person key; IP and user agent left out of the event', { error });
     }
-    const access = await this.tokens.issue({
-      type: 'human',
-      id: outcome.state.principal_id,
-      sessionId: claims.sessionId,
-      amr: outcome.state.amr,
-      orgId: null,
-    });
-    const maxAge = (outcome.state.absolute_expires_at.getTime() - now.getTime()) / 1000;
-    setRefreshCookie(res, encodeRefreshToken(this.secrets.refreshTokenKey, { sessionId: claims.sessionId, counter: outcome.counter }), maxAge);
-    return { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
   }
 
   /** Ends the session of the refresh cookie (the family is revoked; its access tokens stop at their next request). */
@@ -126,9 +161,14 @@ export class RefreshSessionController {
     const claims = presented ? decodeRefreshToken(this.secrets.refreshTokenKey, presented) : null;
     clearRefreshCookie(res);
     if (!claims) return;
+    // The session's owner is the actor (authz.revoke_session records it) and the person the request data is sealed
+    // for; an unknown or already revoked session records nothing, so needs no key.
+    const session = await this.db.anonymous((tx) => new IdentityRepository(tx).refreshState(claims.sessionId));
+    const owner = session && !session.revoked ? session.principal_id.toLowerCase() : null;
+    if (owner !== null && this.personal.attach(req).get(owner) === undefined) await this.preparePerson(req, owner);
     const [event] = toNewEvents<SessionRevoked>(
       [{ type: 'SessionRevoked', data: { sessionId: claims.sessionId, reason: 'logout' } }],
-      commandContext(req, { sessionId: claims.sessionId }),
+      commandContext(req, { sessionId: claims.sessionId, personSubject: owner }),
     );
     await this.db.anonymous((tx) => new IdentityRepository(tx).revokeSession(claims.sessionId, 'logout', event!));
   }
