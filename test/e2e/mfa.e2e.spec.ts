@@ -106,6 +106,28 @@ describe('sign-in with MFA', () => {
     expect(right.cookies.some((c) => c.startsWith('__Host-bastion_rt='))).toBe(true);
   });
 
+  it('MFA verify with a foreign Origin or no Origin is refused (CSRF) and changes nothing: no session, no failure, the code still unused', async () => {
+    const user = await newUser(api);
+    const { secret } = await enroll(user);
+    const challenge = (await call(api, 'POST', '/v1/auth/password', { body: { email: user.email, password: STRONG_PASSWORD } })).body.challenge;
+    const before = (await events.readStream(`user-${user.userId}`)).map((e) => e.type);
+    const sessions = async () => (await admin.query('select count(*)::int as n from authz.sessions where principal_id = $1', [user.userId])).rows[0].n as number;
+    const sessionsBefore = await sessions();
+    await awayFromStepEdge();
+    const code = oathtool(secret, 30);
+    const refusals = [
+      await call(api, 'POST', '/v1/auth/mfa/verify', { body: { challenge, code }, origin: 'https://evil.example' }),
+      await call(api, 'POST', '/v1/auth/mfa/verify', { body: { challenge, code }, origin: null }),
+    ];
+    expect(refusals.map((r) => r.status)).toEqual([403, 403]);
+    expect(refusals.map((r) => r.body.type)).toEqual(Array(2).fill('urn:bastion:problem:origin-not-allowed'));
+    expect(refusals.flatMap((r) => r.cookies)).toEqual([]);
+    expect(await sessions()).toBe(sessionsBefore);
+    expect((await events.readStream(`user-${user.userId}`)).map((e) => e.type)).toEqual(before);
+    // The refused requests consumed neither the time step nor an attempt: the same code signs in from the allowed Origin.
+    expect((await call(api, 'POST', '/v1/auth/mfa/verify', { body: { challenge, code } })).status).toBe(200);
+  });
+
   it('an access token is no challenge', async () => {
     const user = await newUser(api);
     expect((await call(api, 'POST', '/v1/auth/mfa/verify', { body: { challenge: user.accessToken, code: '123456' } })).status).toBe(401);

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client, type Pool } from 'pg';
 import { openPersonal } from '@bastion/infra/crypto/person-keys';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
 import type { KmsRouter } from '@bastion/infra/crypto/org-keys';
 import { personKeyWrappingAad } from '@bastion/infra/crypto/person-keys';
 import { KMS_ROUTER } from '../security/security.tokens';
+import { parseEml } from '@bastion/infra/mail/parse-eml';
+import { PASSWORD_HASHING, type PasswordHashing } from './identity.ports';
 import { PersonalData } from './personal-data/personal-data';
 import { type TestApi, startTestApi } from '../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
@@ -32,6 +36,22 @@ afterAll(async () => {
 });
 
 const typesOf = async (stream: string) => (await events.readStream(stream)).map((e) => e.type);
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The mails an API's file outbox holds for an address (compared case-insensitively), oldest first. */
+function mailsTo(on: TestApi, to: string): { subject: string; text: string }[] {
+  let names: string[];
+  try {
+    names = readdirSync(on.mailDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => name.endsWith('.eml'))
+    .sort()
+    .map((name) => parseEml(readFileSync(join(on.mailDir, name))))
+    .filter((mail) => mail.to.toLowerCase() === to.toLowerCase());
+}
 /** The IP address an event recorded, opened with its person's key (it is stored only sealed). */
 async function recordedIp(userId: string, metadata: { ip: string | null; requestId: string | null }): Promise<string> {
   const personal = api.app.get(PersonalData, { strict: false });
@@ -62,11 +82,56 @@ describe('sign-up and email verification', () => {
     expect(stored).not.toContain(rows[0].password_hash);
   });
 
-  it('refuses a second account on the same email, whatever its case', async () => {
-    const { email } = await signUp(api);
-    const reply = await call(api, 'POST', '/v1/auth/signup', { body: { email: email.toUpperCase(), password: STRONG_PASSWORD, displayName: 'B' } });
-    expect(reply.status).toBe(409);
-    expect(reply.body.type).toBe('urn:bastion:problem:email-taken');
+  it('sign-up does not reveal whether an email has an account: same status, same shape, the owner gets a mail, no second account', async () => {
+    const owner = await signUp(api);
+    const ownerEvents = await typesOf(`user-${owner.userId}`);
+    const hashing = api.app.get<PasswordHashing>(PASSWORD_HASHING, { strict: false });
+    const hashes = jest.spyOn(hashing, 'hash');
+    const fresh = `fresh-${randomUUID()}@example.com`;
+    try {
+      // The taken email in another case: the same account (emails compare case-insensitively).
+      const taken = await call(api, 'POST', '/v1/auth/signup', { body: { email: owner.email.toUpperCase(), password: STRONG_PASSWORD, displayName: 'B' } });
+      const created = await call(api, 'POST', '/v1/auth/signup', { body: { email: fresh, password: STRONG_PASSWORD, displayName: 'B' } });
+      expect([taken.status, created.status]).toEqual([201, 201]);
+      expect(taken.headers.get('content-type')).toBe(created.headers.get('content-type'));
+      expect(Object.keys(taken.body)).toEqual(['id']);
+      expect(Object.keys(created.body)).toEqual(['id']);
+      expect(taken.body.id).toMatch(UUID_V7);
+      expect(created.body.id).toMatch(UUID_V7);
+      // The taken email's password was hashed all the same, so the answer costs the same time.
+      expect(hashes).toHaveBeenCalledTimes(2);
+
+      // No second account: the email still names only its owner, the id names no account and no stream.
+      const { rows } = await admin.query('select id from authz.users where email_normalized = $1', [owner.email.toLowerCase()]);
+      expect(rows.map((r) => r.id)).toEqual([owner.userId]);
+      expect((await admin.query('select 1 from authz.users where id = $1', [taken.body.id])).rowCount).toBe(0);
+      expect(await events.readStream(`user-${taken.body.id as string}`)).toEqual([]);
+      expect(await typesOf(`user-${owner.userId}`)).toEqual(ownerEvents);
+
+      // The owner is told through the same mail port (no link, no token); the new address gets its link.
+      const notice = mailsTo(api, owner.email).at(-1)!;
+      expect(notice.subject).toBe('Someone tried to sign up for Bastion with your email');
+      expect(notice.text).toMatch(/No second account was made/);
+      expect(notice.text).not.toMatch(/token/i);
+      expect(tokenFromMail(api.mailDir, fresh, 'Verification token')).toEqual(expect.any(String));
+    } finally {
+      hashes.mockRestore();
+    }
+  });
+
+  it('a burst of sign-ups with a taken email is answered 201 every time and sends its owner at most 3 sign-up mails an hour', async () => {
+    const owner = await signUp(api, { verify: false }); // the verification link is the first of the three
+    for (let i = 0; i < 5; i += 1) {
+      const reply = await call(api, 'POST', '/v1/auth/signup', { body: { email: owner.email, password: STRONG_PASSWORD, displayName: 'Again' } });
+      expect(reply.status).toBe(201);
+      expect(reply.body.id).toMatch(UUID_V7);
+    }
+    const subjects = mailsTo(api, owner.email).map((m) => m.subject);
+    expect(subjects).toEqual([
+      'Verify your email for Bastion',
+      'Someone tried to sign up for Bastion with your email',
+      'Someone tried to sign up for Bastion with your email',
+    ]);
   });
 
   it.each([
@@ -221,6 +286,22 @@ describe('refresh-token families', () => {
     expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie, origin: null })).status).toBe(403);
   });
 
+  it('logout with a foreign Origin, no Origin, or no JSON body is refused (CSRF) and ends nothing', async () => {
+    const user = await newUser(api);
+    const refusals = [
+      await call(api, 'POST', '/v1/auth/logout', { cookie: user.cookie, origin: 'https://evil.example' }),
+      await call(api, 'POST', '/v1/auth/logout', { cookie: user.cookie, origin: null }),
+      await call(api, 'POST', '/v1/auth/logout', { cookie: user.cookie, body: 'x', headers: { 'content-type': 'text/plain' } }),
+    ];
+    expect(refusals.map((r) => r.status)).toEqual([403, 403, 415]);
+    expect(refusals[0]!.body.type).toBe('urn:bastion:problem:origin-not-allowed');
+    expect(refusals[1]!.body.type).toBe('urn:bastion:problem:origin-not-allowed');
+    expect(refusals.flatMap((r) => r.cookies)).toEqual([]); // the cookie is not even cleared
+    expect(await typesOf(`user-${user.userId}`)).not.toContain('SessionRevoked');
+    expect((await call(api, 'GET', '/v1/auth/sessions', { token: user.accessToken })).status).toBe(200);
+    expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(200);
+  });
+
   it('a forged refresh token is refused without revoking anything', async () => {
     const user = await newUser(api);
     const [sid, counter] = user.cookie.split('=')[1]!.split('.');
@@ -344,6 +425,87 @@ describe('password reset', () => {
     expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(401);
     await expect(signIn(api, user.email)).rejects.toThrow(/401/);
     await signIn(api, user.email, newPassword);
+  });
+});
+
+describe('limits on sign-ups, reset requests and failed sign-ins', () => {
+  // Behind a trusted proxy (loopback), so each test speaks from an address of its own. The suites' own requests come
+  // from loopback, which NODE_ENV=test alone leaves out of the per-IP counts of sign-ups and reset requests.
+  let proxied: TestApi;
+  beforeAll(async () => {
+    proxied = await startTestApi(db, { TRUST_PROXY: '127.0.0.1, ::1, ::ffff:127.0.0.1' });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+    if (proxied) await dropPrefix(proxied.redisPrefix);
+  });
+  const from = (ip: string) => ({ 'x-forwarded-for': ip });
+  const signUpFrom = (ip: string, email: string) =>
+    call(proxied, 'POST', '/v1/auth/signup', { body: { email, password: STRONG_PASSWORD, displayName: 'Limited' }, headers: from(ip) });
+  const resetFrom = (ip: string, email: string) => call(proxied, 'POST', '/v1/auth/password/reset-request', { body: { email }, headers: from(ip) });
+
+  it('the eleventh sign-up from one IP in an hour is refused with 429 and Retry-After, and makes no account; taken emails count the same', async () => {
+    const owner = await signUp(api);
+    // One of the ten names an existing account: it counts like the others, so the limit tells nothing either.
+    const emails = [owner.email, ...Array.from({ length: 9 }, () => `limited-${randomUUID()}@example.com`)];
+    for (const email of emails) expect((await signUpFrom('198.51.100.11', email)).status).toBe(201);
+    const eleventh = `limited-${randomUUID()}@example.com`;
+    const refused = await signUpFrom('198.51.100.11', eleventh);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(refused.body.type).toBe('urn:bastion:problem:too-many-requests');
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect((await admin.query('select 1 from authz.users where email_normalized = $1', [eleventh])).rowCount).toBe(0);
+    expect(mailsTo(proxied, eleventh)).toEqual([]);
+    // Another address is not affected.
+    expect((await signUpFrom('198.51.100.12', eleventh)).status).toBe(201);
+  });
+
+  it('the twenty-first password-reset request from one IP in an hour is refused with 429 and Retry-After, and mails nothing', async () => {
+    const user = await signUp(api);
+    for (let i = 0; i < 20; i += 1) expect((await resetFrom('198.51.100.21', `nobody-${randomUUID()}@example.com`)).status).toBe(202);
+    const refused = await resetFrom('198.51.100.21', user.email);
+    expect(refused.status).toBe(429);
+    expect(refused.body.type).toBe('urn:bastion:problem:too-many-requests');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(mailsTo(proxied, user.email)).toEqual([]);
+    expect(await typesOf(`user-${user.userId}`)).not.toContain('PasswordResetRequested');
+    expect((await resetFrom('198.51.100.22', user.email)).status).toBe(202);
+    expect(mailsTo(proxied, user.email)).toHaveLength(1);
+  });
+
+  it('a burst of reset requests for one email sends at most 3 mails, and every request gets the same 202', async () => {
+    const user = await signUp(api);
+    const replies = [];
+    // From several addresses: the per-email limit does not depend on where the requests come from.
+    for (let i = 0; i < 10; i += 1) replies.push(await resetFrom(`198.51.100.${30 + (i % 3)}`, user.email));
+    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(202));
+    expect(new Set(replies.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(replies.every((r) => r.headers.get('retry-after') === null)).toBe(true);
+    expect(mailsTo(proxied, user.email).map((m) => m.subject)).toEqual(Array(3).fill('Reset your Bastion password'));
+    // Past the limit nothing is done at all: three links, three events.
+    expect((await typesOf(`user-${user.userId}`)).filter((t) => t === 'PasswordResetRequested')).toHaveLength(3);
+    const { rows } = await admin.query("select count(*)::int as n from authz.email_tokens where user_id = $1 and purpose = 'reset_password'", [user.userId]);
+    expect(rows[0].n).toBe(3);
+  });
+
+  it('the fifty-first failed sign-in from one IP within 15 minutes is refused with 429, even with the right password, and records nothing', async () => {
+    const user = await signUp(api);
+    const signInFrom = (ip: string, email: string, password: string) => call(proxied, 'POST', '/v1/auth/password', { body: { email, password }, headers: from(ip) });
+    // Fifty failures on fifty different emails: no account reaches its own limit (10), only the address does.
+    for (let i = 0; i < 50; i += 1) {
+      expect((await signInFrom('203.0.113.51', `stuffing-${randomUUID()}@example.com`, `wrong password ${i}!`)).status).toBe(401);
+    }
+    const refused = await signInFrom('203.0.113.51', user.email, STRONG_PASSWORD);
+    expect(refused.status).toBe(429);
+    expect(refused.body.type).toBe('urn:bastion:problem:too-many-attempts');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.cookies).toEqual([]);
+    expect(await typesOf(`user-${user.userId}`)).toEqual(['UserSignedUp', 'EmailVerified']);
+    // The limit is the address's: the same account signs in from another one.
+    expect((await signInFrom('203.0.113.52', user.email, STRONG_PASSWORD)).status).toBe(200);
   });
 });
 

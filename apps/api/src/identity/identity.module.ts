@@ -3,6 +3,7 @@ import { checkPassword } from '@bastion/domain/identity/password-policy';
 import { CONFIG, type Config } from '@bastion/infra/config/config';
 import { isCommonPassword, loadCommonPasswords } from '@bastion/infra/crypto/password/common-passwords';
 import { PasswordHasher } from '@bastion/infra/crypto/password/password-hasher';
+import { AccountRequestLimiter, isLoopbackAddress } from '@bastion/infra/identity/account-request-limiter';
 import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
 import { MfaLimiter } from '@bastion/infra/mfa/mfa-limiter';
 import { loadFernetKeys, TotpSecretBox } from '@bastion/infra/mfa/totp-secret-box';
@@ -28,7 +29,7 @@ import { TasksController } from '../task/tasks.http.controller';
 import { REDIS } from '../tokens';
 import { PersonalDataModule } from './personal-data/personal-data.module';
 import { MAIL_SENDER, PASSWORD_HASHING, PASSWORD_RULES, type PasswordRules } from './identity.ports';
-import { SIGN_IN_LIMITER, THROTTLE_REPORTS } from './identity.tokens';
+import { ACCOUNT_REQUEST_LIMITER, SIGN_IN_LIMITER, THROTTLE_REPORTS } from './identity.tokens';
 import { JwksController } from './jwks/jwks.http.controller';
 import { RefreshSessionController } from './refresh-session/refresh-session.http.controller';
 import { ResetPasswordController } from './reset-password/reset-password.http.controller';
@@ -84,6 +85,14 @@ const passwordRules: PasswordRules = {
     { provide: MFA_LIMITER, inject: [REDIS, CONFIG], useFactory: (redis: Redis, config: Config) => new MfaLimiter(redis, config.REDIS_PREFIX) },
     { provide: MAIL_SENDER, inject: [CONFIG], useFactory: (config: Config) => createMailer(config) },
     { provide: SIGN_IN_LIMITER, inject: [REDIS, CONFIG], useFactory: (redis: Redis, config: Config) => new SignInLimiter(redis, config.REDIS_PREFIX) },
+    {
+      provide: ACCOUNT_REQUEST_LIMITER,
+      inject: [REDIS, CONFIG],
+      // The suites sign up hundreds of users from 127.0.0.1, so in NODE_ENV=test alone loopback is not counted per
+      // IP; the per-address mail limits still apply, and the limit tests send from other addresses (TRUST_PROXY).
+      useFactory: (redis: Redis, config: Config) =>
+        new AccountRequestLimiter(redis, config.REDIS_PREFIX, config.NODE_ENV === 'test' ? { uncountedIp: isLoopbackAddress } : {}),
+    },
     {
       provide: THROTTLE_REPORTS,
       inject: [REDIS, CONFIG],

@@ -1,10 +1,12 @@
-import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { type PasswordChanged, type PasswordReset, type PasswordResetRequested, toNewEvents } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
 import { CONFIG, type Config, publicUrlOf } from '@bastion/infra/config/config';
+import type { AccountRequestLimiter } from '@bastion/infra/identity/account-request-limiter';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
+import type { Response } from 'express';
 import { HumansOnly, Public } from '../../auth/public.decorator';
 import { Requires } from '../../auth/requires.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
@@ -13,6 +15,8 @@ import { PersonalData } from '../personal-data/personal-data';
 import { ProblemError, problemType } from '../../http/problem';
 import { hashEmailToken, newEmailToken } from '../email-tokens';
 import { assertAcceptablePassword, MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
+import { ACCOUNT_REQUEST_LIMITER } from '../identity.tokens';
+import { tooManyRequests } from '../too-many-requests';
 import { invalidToken } from '../verify-email/verify-email.http.controller';
 
 const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;
@@ -57,6 +61,7 @@ export class ResetPasswordController {
     @Inject(PASSWORD_HASHING) private readonly passwords: PasswordHashing,
     @Inject(PASSWORD_RULES) private readonly rules: PasswordRules,
     @Inject(MAIL_SENDER) private readonly mail: MailSender,
+    @Inject(ACCOUNT_REQUEST_LIMITER) private readonly limiter: AccountRequestLimiter,
     private readonly personal: PersonalData,
   ) {}
 
@@ -64,18 +69,26 @@ export class ResetPasswordController {
   @Public()
   @Post('reset-request')
   @HttpCode(202)
-  @ApiAcceptedResponse({ description: 'If the email has an account, a single-use link valid 30 minutes was sent.' })
-  async request(@Body() body: RequestPasswordResetRequest, @Req() req: BastionRequest): Promise<void> {
+  @ApiAcceptedResponse({ description: 'If the email has an account, a single-use link valid 30 minutes was sent (at most three an hour).' })
+  @ApiTooManyRequestsResponse({ description: 'Too many reset requests from this address; see Retry-After.' })
+  async request(@Body() body: RequestPasswordResetRequest, @Req() req: BastionRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
+    const gate = await this.limiter.mailRequestFrom(req.ip ?? 'unknown');
+    if (!gate.allowed) throw tooManyRequests(res, gate.retryAfterSeconds, 'too many reset requests from this address; try again later');
+    const emailNormalized = normalizeEmail(body.email);
+    // Per email address the limit is silent: past it, the same 202 and nothing else (no link, no event, no mail).
+    // It counts every address, with an account or not, so a 429 would reveal no account; but it would tell anyone
+    // that someone (most likely the owner) asked recently, and the owner already holds the links sent so far.
+    if (!(await this.limiter.mailTo('password-reset', this.personal.keys.emailLookupOf(emailNormalized).toString('hex')))) return;
     const { token, hash } = newEmailToken();
     // Only a known account gets an event (and so needs its key); an unknown email leaves no trace at all.
-    const known = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalizeEmail(body.email)));
+    const known = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(emailNormalized));
     if (known) await this.personal.prepare(req, known.user_id);
     const [event] = toNewEvents<PasswordResetRequested>(
       [{ type: 'PasswordResetRequested', data: { userId: '' } }],
       commandContext(req, { actor: { type: 'human', id: '' }, personSubject: known ? known.user_id.toLowerCase() : null }),
     );
     const user = await this.db.anonymous((tx) =>
-      new IdentityRepository(tx).requestPasswordReset(normalizeEmail(body.email), hash, new Date(Date.now() + RESET_TOKEN_TTL_MS), event!),
+      new IdentityRepository(tx).requestPasswordReset(emailNormalized, hash, new Date(Date.now() + RESET_TOKEN_TTL_MS), event!),
     );
     if (!user) return;
     await this.mail.send({
