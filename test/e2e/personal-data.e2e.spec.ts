@@ -123,6 +123,7 @@ describe('personal data in events (crypto-shredding)', () => {
     const created = await as(alice, 'POST', '/v1/orgs', { name: 'Shredding' });
     expect(created.status).toBe(201);
     orgId = created.body.id as string;
+    await mfaFresh(alice); // inviting an Admin is a step-up command
     const invited = await as(alice, 'POST', `/v1/orgs/${orgId}/invitations`, { email: bob.email, role: 'admin' });
     expect((await as(bob, 'POST', `/v1/invitations/${invited.body.token}/accept`)).status).toBe(200);
     // Bob's token was issued before he joined: a fresh sign-in carries the new membership.

@@ -67,7 +67,10 @@ export class TeamController {
     private readonly personal: PersonalData,
   ) {}
 
-  /** The email carries the link; the inviting admin also gets the copyable link and token. */
+  /**
+   * The email carries the link; the inviting admin also gets the copyable link and token. Inviting an Admin also needs a
+   * fresh MFA verification (step-up, `step-up-required` 403), checked by `authz.invite_member` (migration 0022).
+   */
   @HumansOnly()
   @Requires('team:invite')
   @Post('v1/orgs/:orgId/invitations')
@@ -169,7 +172,10 @@ export class TeamController {
     if (!ok) throw notFound('member');
   }
 
-  /** Removes a member (team:manage), or leaves when the id is one's own; never the last Admin. */
+  /**
+   * Removes a member (team:manage and step-up, checked by `authz.remove_member`), or leaves when the id is one's own
+   * (no step-up); never the last Admin.
+   */
   @HumansOnly()
   @Requires('platform')
   @Delete('v1/orgs/:orgId/members/:userId')
