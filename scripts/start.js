@@ -205,7 +205,9 @@ async function main() {
   process.on('SIGINT', () => stopAll(0));
   process.on('SIGTERM', () => stopAll(0));
 
-  const base = `http://127.0.0.1:${env.PORT}`;
+  // The API listens on HOST (default 127.0.0.1, loopback only); a wildcard address is reached on loopback too.
+  const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT}`;
   await waitFor(async () => {
     try {
       return (await fetch(`${base}/health/ready`)).ok;

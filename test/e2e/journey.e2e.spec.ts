@@ -13,6 +13,7 @@ import { call, refreshCookie, tokenFromMail } from '../support/http';
 import { STRONG_PASSWORD } from '../support/identity';
 import { TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
+import { dumpPrefix } from '../support/redis-dump';
 import { awayFromStepEdge, oathtool } from '../support/totp';
 
 let db: TestDatabase;
@@ -142,5 +143,17 @@ describe('the full journey', () => {
     // The agent key's secret part and the recovery code are stored only as keyed hashes.
     expect(dump).not.toContain(secrets.agentKey!.slice('bst_ak_'.length + 13));
     expect(dump).not.toContain(secrets.recoveryCode!.replace(/-/g, ''));
+  });
+
+  it('no secret the journey used appears in Redis: keys, strings, hashes, lists, sets, streams or job data', async () => {
+    const redis = await dumpPrefix(api.redisPrefix);
+    expect(redis.keys.length).toBeGreaterThan(0);
+    const text = [...redis.keys, ...redis.values].join('\n');
+    for (const [name, value] of Object.entries(secrets)) {
+      // Also as it would appear inside a JSON value (BullMQ job data, cached grants).
+      expect([name, text.includes(value), text.includes(JSON.stringify(value).slice(1, -1))]).toEqual([name, false, false]);
+    }
+    expect(text).not.toContain(secrets.agentKey!.slice('bst_ak_'.length + 13));
+    expect(text).not.toContain(secrets.recoveryCode!.replace(/-/g, ''));
   });
 });

@@ -4,6 +4,7 @@ import { CONFIG, type Config } from '@bastion/infra/config/config';
 import { projectRoot } from '@bastion/infra/config/project-root';
 import { loadServerSecrets, type ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { openRolePool } from '@bastion/infra/database/pools';
+import { assertLoginPrivileges, assertProductionLogins } from '@bastion/infra/database/process-logins';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
 import { EVENT_STORE, type EventStore } from '@bastion/infra/event-store/event-store.port';
 import { openRedis } from '@bastion/infra/queue/redis';
@@ -24,8 +25,12 @@ export interface ApiInfrastructure {
   readonly tokens: JwtAccessTokens;
 }
 
-/** Opens everything the API needs as the `bastion_app` role, failing start-up with one sentence if it cannot. */
+/**
+ * Opens everything the API needs as the `bastion_app` role, failing start-up with one sentence if it cannot. In
+ * production the API is given only that login (process-logins.ts): never the bootstrap superuser's.
+ */
 export async function openApiInfrastructure(config: Config, logger: JsonLogger): Promise<ApiInfrastructure> {
+  assertProductionLogins('api', config);
   const secretFile = isAbsolute(config.BASTION_SERVER_SECRET_FILE)
     ? config.BASTION_SERVER_SECRET_FILE
     : join(projectRoot(), config.BASTION_SERVER_SECRET_FILE);
@@ -34,6 +39,10 @@ export async function openApiInfrastructure(config: Config, logger: JsonLogger):
   // Idle connections stay open: a burst after a quiet spell otherwise pays connection set-up on the request path
   // (measured as the largest refresh latency spikes in docs/performance.md).
   const pool = await openRolePool(config.DATABASE_URL, 'bastion_app', { max: 20, idleTimeoutMillis: 0 });
+  await assertLoginPrivileges(pool, 'bastion_app').catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
   const store = await createEventStore(config, pool);
   const redis = await openRedis(config.REDIS_URL);
   return { config, logger, pool, store, redis, secrets, tokens };

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { loadConfig } from '@bastion/infra/config/config';
 import { openRolePool } from '@bastion/infra/database/pools';
+import { assertLoginPrivileges, assertProductionLogins } from '@bastion/infra/database/process-logins';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
 import type { RecordedEvent } from '@bastion/infra/event-store/event-store.port';
 import type { Reactor } from '@bastion/infra/projection/projection';
@@ -31,7 +32,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = new JsonLogger('projector', config.LOG_LEVEL);
   const [command, target] = process.argv.slice(2);
+  // rebuild and replay are the operator's commands (`bastion rebuild|replay`), run with the operator's login.
+  if (command === undefined) assertProductionLogins('projector', config);
   const pool = await openRolePool(config.DATABASE_URL, 'bastion_projector');
+  await assertLoginPrivileges(pool, 'bastion_projector');
   const store = await createEventStore(config, pool);
 
   if (command === 'rebuild') {
@@ -89,6 +93,7 @@ async function main(): Promise<void> {
   // The sealer: its own login role (the only one that may write the audit chains) and the audit signing keys,
   // which no other process opens.
   const sealerPool = config.EVENT_STORE === 'postgres' ? await openRolePool(config.DATABASE_URL, 'bastion_sealer', { max: 4 }) : null;
+  if (sealerPool) await assertLoginPrivileges(sealerPool, 'bastion_sealer');
   let sealer: Sealer | null = null;
   const sealerRedis: { disconnect(): void }[] = [];
   if (sealerPool) {

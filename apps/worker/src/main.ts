@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { loadConfig } from '@bastion/infra/config/config';
 import { openRolePool } from '@bastion/infra/database/pools';
+import { assertLoginPrivileges, assertProductionLogins } from '@bastion/infra/database/process-logins';
 import { createEventStore } from '@bastion/infra/event-store/create-event-store';
 import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
 import { type AuditExportJob, bullPrefix, type MergeJob, type ProvisionOrganizationJob, QUEUES, type SignInThrottleReportJob } from '@bastion/infra/queue/queues';
@@ -24,7 +25,9 @@ import { provisionOrganization } from './organization/provision-organization.pro
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = new JsonLogger('worker', config.LOG_LEVEL);
+  assertProductionLogins('worker', config);
   const pool = await openRolePool(config.DATABASE_URL, 'bastion_worker');
+  await assertLoginPrivileges(pool, 'bastion_worker');
   const store = await createEventStore(config, pool);
   const redis = await openRedis(config.REDIS_URL);
 

@@ -9,6 +9,8 @@ import { agentKeyMatches, parseAgentKey } from '@bastion/infra/identity/agent-ke
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import type { ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import type { JsonLogger } from '@bastion/infra/runtime/logger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsBoolean, IsString, MaxLength, ValidateNested } from 'class-validator';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import { ACCESS_TOKENS, type AccessTokens } from '../auth/access-tokens';
@@ -23,6 +25,38 @@ import { hookUrl, reposRoot } from './code.settings';
 import { mintPushToken, redeemPushToken } from './push-tokens';
 
 const MAX_PUSH_BYTES = 100 * 1024 * 1024;
+/** More updates than this in one push are refused whole (400: the hook then refuses the push), never cut short. */
+const MAX_REF_UPDATES = 1000;
+
+/**
+ * One ref update as the pre-receive hook sends it. Only the shape is checked here (a malformed body is refused with
+ * 400 before anything is redeemed or recorded); whether a well-typed update is well-formed and allowed is the push
+ * policy's decision, recorded as an event.
+ */
+export class RefUpdateRequest implements RefUpdate {
+  @IsString()
+  @MaxLength(1024)
+  ref!: string;
+
+  @IsString()
+  @MaxLength(64)
+  oldSha!: string;
+
+  @IsString()
+  @MaxLength(64)
+  newSha!: string;
+
+  @IsBoolean()
+  isFastForward!: boolean;
+}
+
+export class PreReceiveRequest {
+  @IsArray()
+  @ArrayMaxSize(MAX_REF_UPDATES)
+  @ValidateNested({ each: true })
+  @Type(() => RefUpdateRequest)
+  updates!: RefUpdateRequest[];
+}
 
 /**
  * Git smart HTTP at `/git/<org>/<repo>.git` (the real `git http-backend`), behind Bastion's own authentication:
@@ -117,11 +151,11 @@ export class GitHttpController {
   @Post('internal/git/pre-receive')
   @HttpCode(200)
   @ApiExcludeEndpoint()
-  async preReceive(@Req() req: BastionRequest, @Body() body: { updates?: RefUpdate[] }): Promise<{ allowed: boolean; message: string }> {
+  async preReceive(@Req() req: BastionRequest, @Body() body: PreReceiveRequest): Promise<{ allowed: boolean; message: string }> {
     const token = /^Bearer (.+)$/.exec(req.header('authorization') ?? '')?.[1] ?? '';
     const grant = await redeemPushToken(this.redis, this.config.REDIS_PREFIX, token);
     if (!grant) return { allowed: false, message: 'push refused: no valid push token' };
-    const updates = Array.isArray(body?.updates) ? body.updates.slice(0, 1000) : [];
+    const updates: RefUpdate[] = body.updates;
     const decision = decidePush({ type: grant.principal.type, id: grant.principal.id }, updates);
     const ctx = commandContext(req, { actor: { type: grant.principal.type, id: grant.principal.id }, orgId: grant.orgId, sessionId: grant.principal.sessionId });
     const recorded = updates.map(({ ref, oldSha, newSha }) => ({ ref, oldSha, newSha }));
@@ -133,7 +167,7 @@ export class GitHttpController {
       await store.append(`repo-${grant.repoId}`, events, 'any');
       if (!decision.allowed) return;
       for (const update of updates) {
-        if (!update.ref?.startsWith('refs/heads/') || /^0{40}$/.test(update.newSha)) continue;
+        if (!update.ref.startsWith('refs/heads/') || /^0{40}$/.test(update.newSha)) continue;
         const branch = update.ref.slice('refs/heads/'.length);
         const open = await tx.query<{ mr_id: string }>(
           "select mr_id from merge_requests where org_id = $1 and repo_id = $2 and source_branch = $3 and state = 'open'",

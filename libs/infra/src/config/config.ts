@@ -53,7 +53,12 @@ export const configSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-    /** The bootstrap and migration login; apps log in as their own roles on the same server and database. */
+    /** The address the API listens on: loopback unless a deployment opens it (`0.0.0.0` in a container). */
+    HOST: z.string().min(1).default('127.0.0.1'),
+    /**
+     * The bootstrap and migration login; apps log in as their own roles on the same server and database. In
+     * production each long-running process is given its own login here instead (database/process-logins.ts).
+     */
     DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL').default('postgres://postgres@127.0.0.1:5432/bastion'),
     REDIS_URL: url(['redis:', 'rediss:'], 'Redis').default('redis://127.0.0.1:6379'),
     /** Prefix of every Redis key and pub/sub channel, so runs and deployments sharing a server stay apart. */

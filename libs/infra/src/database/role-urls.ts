@@ -17,12 +17,22 @@ export function rolePasswordEnv(role: LoginRole): string {
   return PASSWORD_ENV[role];
 }
 
-/** The same server and database as `adminUrl`, logged in as `role` (with its password from the environment, if any). */
-export function roleUrl(adminUrl: string, role: LoginRole, env: NodeJS.ProcessEnv = process.env): string {
-  const url = new URL(adminUrl);
+/**
+ * The same server and database as `databaseUrl`, logged in as `role`. The password is the URL's own when the URL
+ * already logs in as `role` (production gives each process its own login that way), else the role's from the
+ * environment, if any.
+ */
+export function roleUrl(databaseUrl: string, role: LoginRole, env: NodeJS.ProcessEnv = process.env): string {
+  const url = new URL(databaseUrl);
+  const own = loginOf(databaseUrl) === role && url.password !== '' ? url.password : undefined;
   url.username = role;
-  url.password = env[PASSWORD_ENV[role]] ?? '';
+  url.password = own ?? encodeURIComponent(env[PASSWORD_ENV[role]] ?? '');
   return url.toString();
+}
+
+/** The user a PostgreSQL URL logs in as; empty when it names none (libpq then uses the OS user's name). */
+export function loginOf(databaseUrl: string): string {
+  return decodeURIComponent(new URL(databaseUrl).username);
 }
 
 export function withDatabase(url: string, database: string): string {
