@@ -11,6 +11,8 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# Listen on every interface inside the container (the default, 127.0.0.1, is for a developer machine).
+ENV HOST=0.0.0.0
 WORKDIR /app
 # package.json marks the project root that the CLI finds migrations/ from.
 COPY --from=build /app/package.json /app/package-lock.json ./
