@@ -17,7 +17,7 @@ const keyFileSchema = z
 
 /**
  * Audit keys as files, for the sealer alone (see {@link PrivateKeyFiles}): `<kid>.json` each, mode 0600, in a
- * directory of mode 0700 (default `.data/audit-keys/`, which git ignores), owned by the account the sealer runs as,
+ * directory of mode 0700 (`AUDIT_KEYS_DIR`, default `.data/keys/audit/`, which git ignores), owned by the account the sealer runs as,
  * so the API's account cannot read them. The API publishes the public halves ({@link auditKeysJwks}); it never needs
  * this directory.
  */
