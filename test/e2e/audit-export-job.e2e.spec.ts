@@ -38,7 +38,9 @@ beforeAll(async () => {
   const keys = await new AuditKeyDirectory(join(dir, 'keys')).loadOrGenerate(new Date());
   sealer = new Sealer(poolFor(db.urlFor('bastion_sealer')), keys, { checkpointEvery: 5, checkpointSeconds: 3600, verifySeconds: 0, redisPrefix: api.redisPrefix });
   await sealer.publishKeys();
-  for (let i = 0; i < 4; i += 1) redis.push(await openRedis(redisUrl()));
+  // BullMQ never closes a connection it was handed (worker.close() quits only the ones it made): index 4 is the
+  // worker's, disconnected with the others in afterAll.
+  for (let i = 0; i < 5; i += 1) redis.push(await openRedis(redisUrl()));
   await sealer.serveSignRequests(redis[0]!, redis[1]!);
   sealer.start();
   // The worker's processor as apps/worker runs it: its own role, its own Redis, asking the sealer to sign.
@@ -48,7 +50,7 @@ beforeAll(async () => {
     QUEUES.auditExports,
     async (job: Job<AuditExportJob>) =>
       exportAuditTrail({ store: new PostgresEventStore(workerPool), pool: workerPool, signing, dir: exportsDir }, job.data, { final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
-    { connection: await openRedis(redisUrl()), prefix: bullPrefix(api.redisPrefix) },
+    { connection: redis[4]!, prefix: bullPrefix(api.redisPrefix) },
   );
 });
 afterAll(async () => {

@@ -48,7 +48,8 @@ export async function waitForGate(pool: Pool): Promise<void> {
   const { rows } = await pool.query<{ target: string | null }>('select max(position) as target from events');
   const target = rows[0]!.target;
   if (target === null) return;
-  for (let i = 0; i < 500; i += 1) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
     const gated = await pool.query(
       'select 1 from events where position <= $1 and transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) limit 1',
       [target],
@@ -56,6 +57,13 @@ export async function waitForGate(pool: Pool): Promise<void> {
     if (gated.rowCount === 0) return;
     await new Promise((r) => setTimeout(r, 20));
   }
+  // Name what holds the gate (any open transaction with an xid, in any database of the cluster) instead of letting
+  // the test fail later on a read model that is merely behind.
+  const { rows: holders } = await pool.query<{ pid: number; datname: string; usename: string; state: string; age: string; query: string }>(
+    `select pid, datname, usename, state, (now() - xact_start)::text as age, left(query, 120) as query
+       from pg_stat_activity where backend_xid is not null order by xact_start limit 5`,
+  );
+  throw new Error(`the xid8 gate did not pass position ${target} within 30 s; oldest transactions holding it: ${JSON.stringify(holders)}`);
 }
 
 /**
