@@ -123,13 +123,14 @@ async function runTestJobs(): Promise<{ id: string; data: TestRunJob; outcome: s
  * BullMQ for a week, so an add with an id already used is ignored here as it is in production.
  */
 const seenMergeJobs = new Set<string>();
+/** This suite's merge jobs (the reactor's checkpoint is shared with other suites on this worker's database). */
 async function mergeJobs(): Promise<MergeJob[]> {
   const queue = new JobQueue(QUEUES.merges, redis, api.redisPrefix);
   try {
     await catchUpReactor(reactorPool, enqueueMergeWhenMergeRequestApproved(new PostgresEventStore(reactorPool), queue));
     const jobs = (await queue.raw().getJobs(['waiting', 'delayed', 'prioritized'])).filter((j) => !seenMergeJobs.has(j.id!));
     for (const job of jobs) seenMergeJobs.add(job.id!);
-    return jobs.map((j) => j.data as MergeJob);
+    return jobs.map((j) => j.data as MergeJob).filter((job) => suiteOrgs.has(job.orgId));
   } finally {
     await queue.close();
   }

@@ -18,7 +18,7 @@ import type { CodePolicy } from '../../libs/domain/src';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
 import { ProjectionRunner } from '../../libs/infra/src/projection/projection-runner';
 import { JobQueue } from '../../libs/infra/src/queue/job-queue';
-import { QUEUES, type TestRunJob } from '../../libs/infra/src/queue/queues';
+import { type MergeJob, QUEUES, type TestRunJob } from '../../libs/infra/src/queue/queues';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { newEvent } from '../support/events';
@@ -111,7 +111,11 @@ async function runTestJobs(orgId: string): Promise<string[]> {
   return outcomes;
 }
 
-async function runSaga(): Promise<string[]> {
+/**
+ * The merge reactor's checkpoint is shared by every suite on this worker's database, so it may enqueue other suites'
+ * approvals under this suite's Redis prefix: only this org's jobs run here; the others are dropped.
+ */
+async function runSaga(orgId: string): Promise<string[]> {
   const projectorPool = poolFor(db.urlFor('bastion_projector'));
   const queue = new JobQueue(QUEUES.merges, redis, api.redisPrefix);
   await waitForGate(projectorPool);
@@ -120,7 +124,7 @@ async function runSaga(): Promise<string[]> {
   const workerStore = new PostgresEventStore(poolFor(db.urlFor('bastion_worker')));
   const outcomes: string[] = [];
   for (const job of jobs) {
-    outcomes.push(await mergeApprovedRequest(workerStore, reposRoot, job.data as never, { policyOf }));
+    if ((job.data as MergeJob).orgId === orgId) outcomes.push(await mergeApprovedRequest(workerStore, reposRoot, job.data as never, { policyOf }));
     await job.remove();
   }
   await queue.close();
@@ -230,7 +234,7 @@ describe('code governance: only a human approval moves main', () => {
     expect(wrongHead.status).toBe(409);
     expect((await call(api, 'POST', `/v1/orgs/${org.orgId}/repos/${repoId}/merge-requests/${mrId}/approve`, { token: reviewer.accessToken, body: { headSha } })).status).toBe(201);
 
-    expect(await runSaga()).toEqual(['merged']);
+    expect(await runSaga(org.orgId)).toEqual(['merged']);
     const fresh = join(work, `fresh-${randomUUID()}`);
     expect((await git(work, 'clone', urlWith(reviewer.accessToken, org.orgId, repoId), fresh)).status).toBe(0);
     expect((await git(fresh, 'log', '--format=%s', '-1')).out.trim()).toMatch(/^Merge merge request/);
