@@ -18,10 +18,16 @@
  *   (BYPASSRLS, SELECT on tasks), through `withoutPrincipal` (the helper's own transaction code);
  * - (c) `autocommit`: the query alone, one statement, as `bastion_projector`.
  *
+ * All three issue their statements named (`prepared`: parsed once per connection, plan kept by PostgreSQL), as
+ * withPrincipal issues authz.begin and the API's hot read routes issue their queries. Before timing, the sanity
+ * check also runs the named query on one connection for two orgs' members in turn, the agent and no principal.
+ *
  * Experiments (`x:` rows; BENCH_EXPERIMENTS=0 skips them), in the same rounds:
  * - `x: authz.begin, no policy`: the real authz.begin in the same transaction shape, as the superuser login (which
  *   bypasses RLS even on FORCE'd tables): splits (a)'s cost into authz.begin's and the policies';
  * - `x: (b) + pg_current_xact_id()`: (b) with a transaction id assigned, as authz.binding does in every request;
+ * - `x: (a), statements unnamed` and `x: (b), statements unnamed`: (a) and (b) with the same SQL unnamed (parsed,
+ *   rewritten and planned on every request), as before the statements were named;
  * - `x: lean authz.begin, no policy`: the first experiment with LEAN_FUNCTIONS (below) in place;
  * - `x: one tasks policy`: (a) — the same helper, as bastion_app — with `tasks_read` and `tasks_read_assigned_agent`
  *   folded into one policy with a single `org_id = (select …)` (ONE_TASKS_QUAL): as migrated, the two permissive
@@ -37,7 +43,8 @@
  *
  * The machine is shared, so the variants run in time slices of BENCH_SLICE_MS on warmed-up pools of 8 connections,
  * in mirrored order within a round (A B C C B A, reversed in odd rounds), and every ratio is the median of the
- * per-round ratios. Then, diagnostics: the plan (`EXPLAIN (ANALYZE, BUFFERS)` inside a real authz.begin transaction),
+ * per-round ratios. Then, diagnostics: how many generic and custom plans PostgreSQL made for each named statement,
+ * the plan (`EXPLAIN (ANALYZE, BUFFERS)` inside a real authz.begin transaction; also the generic plan, forced),
  * a per-round-trip latency breakdown at concurrency 1 (the variants interleaved request by request), and the
  * `authz` functions' own times and calls per request from `pg_stat_user_functions` (track_functions = all, for this
  * database only, in a phase of its own so the timing overhead stays out of the figures above).
@@ -53,7 +60,9 @@ import { performance } from 'node:perf_hooks';
 import { Client, Pool } from 'pg';
 import { bootstrapRoles } from '../libs/infra/src/database/bootstrap-roles';
 import { migrate } from '../libs/infra/src/database/migrate';
+import { prepared } from '../libs/infra/src/database/prepared-statement';
 import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/role-urls';
+import { inTransaction } from '../libs/infra/src/database/transaction';
 import { type SessionCredentials, withoutPrincipal, withPrincipal } from '../libs/infra/src/database/with-principal';
 import { sessionProof } from '../libs/infra/src/identity/session-proof';
 import { serverFacts, withClient } from './bench-support';
@@ -82,6 +91,17 @@ const SET_CONFIG = `select set_config('bastion.session_id', $1, true), set_confi
   set_config('bastion.principal_type', 'human', true), set_config('bastion.org_id', $3, true),
   set_config('bastion.binding', $4, true)`;
 
+/**
+ * (a), (b) and (c) issue every statement the same way: named (`prepared`), as withPrincipal issues authz.begin and
+ * as the API's hot read routes issue their queries; node-pg parses each once per connection and PostgreSQL keeps the
+ * plan. The `statements unnamed` experiments issue the same SQL unnamed, as everything was before.
+ */
+const LATEST = prepared('bench.latest-tasks', LATEST_TASKS);
+const SET_CONFIG_NAMED = prepared('bench.set-config', SET_CONFIG);
+const SET_CONFIG_XID = prepared('bench.set-config-xid', `${SET_CONFIG}, pg_current_xact_id()`);
+const AUTHZ_BEGIN_SQL = 'select authz.begin($1, $2, $3)';
+const AUTHZ_BEGIN = prepared('bench.authz-begin', AUTHZ_BEGIN_SQL);
+
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------------------------
@@ -105,7 +125,9 @@ type Variant =
   | 'x: (b) + pg_current_xact_id()'
   | 'x: lean authz.begin, no policy'
   | 'x: one tasks policy'
-  | 'x: one tasks policy, lean authz functions';
+  | 'x: one tasks policy, lean authz functions'
+  | 'x: (a), statements unnamed'
+  | 'x: (b), statements unnamed';
 const LABEL: Record<Variant, string> = {
   rls: '(a) withPrincipal, RLS (bastion_app)',
   limit: '(b) same transaction, no RLS (bastion_projector)',
@@ -115,6 +137,8 @@ const LABEL: Record<Variant, string> = {
   'x: lean authz.begin, no policy': 'x: lean authz.begin, no policy (superuser)',
   'x: one tasks policy': 'x: (a) with the two tasks policies folded into one',
   'x: one tasks policy, lean authz functions': 'x: (a) with one tasks policy and lean authz functions',
+  'x: (a), statements unnamed': 'x: (a) with unnamed statements (parsed and planned every time, as before)',
+  'x: (b), statements unnamed': 'x: (b) with unnamed statements (parsed and planned every time, as before)',
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -140,6 +164,8 @@ const CONFIG: Record<Variant, Config | null> = {
   'x: lean authz.begin, no policy': { policy: 'one', functions: 'lean' },
   'x: one tasks policy': { policy: 'one', functions: 'migrations' },
   'x: one tasks policy, lean authz functions': { policy: 'one', functions: 'lean' },
+  'x: (a), statements unnamed': AS_MIGRATED,
+  'x: (b), statements unnamed': null,
 };
 
 /**
@@ -322,26 +348,42 @@ type Op = (p: Principal) => Promise<number>;
 function ops(pools: Pools, experiments: { fold: boolean; lean: boolean }): Map<Variant, Op> {
   const m = new Map<Variant, Op>();
   const rls: Op = async (p) =>
-    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0);
+    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0);
   m.set('rls', rls);
   m.set('limit', async (p) =>
     withoutPrincipal(pools.projector, async (tx) => {
-      await tx.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
-      return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
+      await tx.query(SET_CONFIG_NAMED.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
+      return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
     }),
   );
-  m.set('autocommit', async (p) => (await pools.projector.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0);
+  m.set('autocommit', async (p) => (await pools.projector.query(LATEST.with([p.orgId]))).rowCount ?? 0);
   if (pools.admin) {
     const admin = pools.admin;
     const beginNoPolicy: Op = async (p) =>
       withoutPrincipal(admin, async (tx) => {
-        await tx.query('select authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]);
-        return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
+        await tx.query(AUTHZ_BEGIN.with([p.session.sessionId, p.session.proof, p.orgId]));
+        return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
       });
     m.set('x: authz.begin, no policy', beginNoPolicy);
     m.set('x: (b) + pg_current_xact_id()', async (p) =>
       withoutPrincipal(pools.projector, async (tx) => {
-        await tx.query(`${SET_CONFIG}, pg_current_xact_id()`, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
+        await tx.query(SET_CONFIG_XID.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
+        return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
+      }),
+    );
+    // (a) and (b) as they were before the statements were named: the same helpers' transaction code, unnamed SQL.
+    m.set('x: (a), statements unnamed', async (p) =>
+      inTransaction(
+        pools.app,
+        async (tx) => (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0,
+        async (tx) => {
+          await tx.query(AUTHZ_BEGIN_SQL, [p.session.sessionId, p.session.proof, p.orgId]);
+        },
+      ),
+    );
+    m.set('x: (b), statements unnamed', async (p) =>
+      withoutPrincipal(pools.projector, async (tx) => {
+        await tx.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
         return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
       }),
     );
@@ -548,16 +590,23 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
  * Before measuring a configuration: withPrincipal returns the same 50 rows as the direct query, nothing of another
  * org, nothing without authz.begin, and to the agent exactly the three tasks assigned to it.
  */
-async function sanityCheck(pools: Pools, principals: readonly Principal[], agent: Principal, label: string): Promise<void> {
+async function sanityCheck(
+  pools: Pools,
+  urls: { app: string; projector: string },
+  principals: readonly Principal[],
+  agent: Principal,
+  label: string,
+): Promise<void> {
   const p = principals[0]!;
   const ids = (rows: { task_id: string }[]) => rows.map((r) => r.task_id).sort().join();
-  const viaRls = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST_TASKS, [p.orgId])).rows);
+  const viaRls = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST.with([p.orgId]))).rows);
   const direct = (await pools.projector.query<{ task_id: string }>(LATEST_TASKS, [p.orgId])).rows;
   if (viaRls.length !== 50 || ids(viaRls) !== ids(direct)) throw new Error(`${label}: withPrincipal and the direct query disagree`);
   const other = principals[1]!;
-  const foreign = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST_TASKS, [other.orgId])).rowCount);
-  const anonymous = (await pools.app.query(LATEST_TASKS, [p.orgId])).rowCount;
+  const foreign = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([other.orgId]))).rowCount);
+  const anonymous = (await pools.app.query(LATEST.with([p.orgId]))).rowCount;
   if (foreign !== 0 || anonymous !== 0) throw new Error(`${label}: RLS leaked ${foreign} foreign, ${anonymous} anonymous rows`);
+  const cached = await cachedPlanCheck(urls, principals, agent, label);
   const intoOther = await withPrincipal(pools.app, p.session, other.orgId, async () => 'admitted').catch(
     (error: { code?: string }) => error.code,
   );
@@ -589,8 +638,55 @@ async function sanityCheck(pools: Pools, principals: readonly Principal[], agent
   }
   console.log(
     `sanity (${label}): a member sees the org's latest 50 (as the direct query), another org's and no principal's: 0, ` +
-      'the agent: its 3, also when it forges a human principal type before or during a statement; authz.begin into another org: BA004',
+      'the agent: its 3, also when it forges a human principal type before or during a statement; authz.begin into another org: BA004; ' +
+      `on one connection, the named query's cached plan (${cached}) shows each principal its own org's rows, the agent its 3, and no principal nothing`,
   );
+}
+
+/**
+ * Named statements keep their plan on the connection: run the named query on ONE connection for two members of
+ * different orgs in turn (past the fifth execution, after which PostgreSQL may switch to its generic plan), then
+ * for the agent and with no authz.begin. Each must see exactly what the direct query gives for it: the plan is
+ * reused, the policy is evaluated afresh.
+ */
+async function cachedPlanCheck(
+  urls: { app: string; projector: string },
+  principals: readonly Principal[],
+  agent: Principal,
+  label: string,
+): Promise<string> {
+  const pool = openPool(urls.app, 1);
+  const ids = (rows: { task_id: string }[]) => rows.map((r) => r.task_id).join();
+  try {
+    const [first, second] = [principals[0]!, principals[1]!];
+    const expected = new Map<string, string>();
+    await withClient(urls.projector, async (c) => {
+      for (const p of [first, second]) expected.set(p.orgId, ids((await c.query<{ task_id: string }>(LATEST_TASKS, [p.orgId])).rows));
+    });
+    const runs = 12;
+    for (let i = 0; i < runs; i += 1) {
+      const [p, q] = i % 2 ? [second, first] : [first, second];
+      const seen = await withPrincipal(pool, p.session, p.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST.with([p.orgId]))).rows);
+      if (ids(seen) !== expected.get(p.orgId)) throw new Error(`${label}: the named query's cached plan showed run ${i} the wrong rows`);
+      const across = await withPrincipal(pool, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([q.orgId]))).rowCount);
+      if (across !== 0) throw new Error(`${label}: the named query's cached plan showed ${across} rows of another org`);
+    }
+    // The agent belongs to the first org: it sees its 3 tasks (all among that org's latest 50) and nothing else.
+    const agentSees = await withPrincipal(pool, agent.session, agent.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST.with([agent.orgId]))).rows);
+    const firstOrgs = new Set(expected.get(first.orgId)!.split(','));
+    if (agent.orgId !== first.orgId || agentSees.length !== 3 || agentSees.some((r) => !firstOrgs.has(r.task_id))) {
+      throw new Error(`${label}: through the named query's cached plan the agent sees ${agentSees.length} tasks, not its 3`);
+    }
+    const anonymous = (await pool.query(LATEST.with([first.orgId]))).rowCount;
+    if (anonymous !== 0) throw new Error(`${label}: the named query's cached plan showed ${anonymous} rows without authz.begin`);
+    const { rows } = await pool.query<{ generic_plans: string; custom_plans: string }>(
+      'select generic_plans, custom_plans from pg_prepared_statements where name = $1',
+      [LATEST.name],
+    );
+    return `${rows[0]?.generic_plans ?? 0} generic and ${rows[0]?.custom_plans ?? 0} custom plans in ${runs * 2 + 2} runs`;
+  } finally {
+    await pool.end();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -602,6 +698,47 @@ async function explainPlan(pools: Pools, p: Principal): Promise<string> {
     const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${LATEST_TASKS}`, [p.orgId]);
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   });
+}
+
+/** The same query as an SQL-level prepared statement, its generic plan forced, inside a real authz.begin transaction. */
+async function explainGenericPlan(pools: Pools, p: Principal): Promise<string> {
+  if (!/^[0-9a-f-]{36}$/.test(p.orgId)) throw new Error('not a uuid');
+  return withPrincipal(pools.app, p.session, p.orgId, async (tx) => {
+    await tx.query(`prepare bench_generic(uuid) as ${LATEST_TASKS}`);
+    try {
+      await tx.query('set local plan_cache_mode = force_generic_plan');
+      const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) execute bench_generic('${p.orgId}')`);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    } finally {
+      await tx.query('deallocate bench_generic');
+    }
+  });
+}
+
+/** Generic and custom plans made for each named statement, summed over every connection of every pool. */
+async function planCacheStats(pools: Pools): Promise<string> {
+  const totals = new Map<string, { generic: number; custom: number }>();
+  for (const [role, pool] of [['bastion_app', pools.app], ['bastion_projector', pools.projector], ['superuser', pools.admin]] as const) {
+    if (!pool) continue;
+    const clients = await Promise.all(Array.from({ length: CONCURRENCY }, () => pool.connect()));
+    try {
+      for (const c of clients) {
+        const { rows } = await c.query<{ name: string; generic_plans: string; custom_plans: string }>(
+          `select name, generic_plans, custom_plans from pg_prepared_statements where name like 'bench.%' or name like 'bastion.%'`,
+        );
+        for (const r of rows) {
+          const key = `${r.name} (${role})`;
+          const t = totals.get(key) ?? { generic: 0, custom: 0 };
+          totals.set(key, { generic: t.generic + Number(r.generic_plans), custom: t.custom + Number(r.custom_plans) });
+        }
+      }
+    } finally {
+      for (const c of clients) c.release();
+    }
+  }
+  const lines = ['| statement (role) | generic plans | custom plans |', '|---|---:|---:|'];
+  for (const [key, t] of [...totals].sort()) lines.push(`| ${key} | ${fmt(t.generic)} | ${fmt(t.custom)} |`);
+  return lines.join('\n');
 }
 
 /** Milliseconds of each round trip of one request, on a dedicated connection. */
@@ -623,28 +760,47 @@ async function breakdown(urls: { app: string; projector: string; admin: string }
   const admin = new Client({ connectionString: urls.admin });
   await Promise.all([app.connect(), projector.connect(), admin.connect()]);
   try {
-    const runs: Record<string, Steps[]> = { rls: [], limit: [], autocommit: [], 'x: authz.begin, no policy': [] };
+    const runs: Record<string, Steps[]> = {
+      rls: [],
+      limit: [],
+      autocommit: [],
+      'x: authz.begin, no policy': [],
+      'x: (a), statements unnamed': [],
+      'x: (b), statements unnamed': [],
+    };
     const one = {
       rls: async (p: Principal, s: Steps) => {
         await timed(s, 'begin', () => app.query('begin'));
-        await timed(s, 'authz.begin / set_config', () => app.query('select authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
-        await timed(s, 'query', () => app.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'authz.begin / set_config', () => app.query(AUTHZ_BEGIN.with([p.session.sessionId, p.session.proof, p.orgId])));
+        await timed(s, 'query', () => app.query(LATEST.with([p.orgId])));
         await timed(s, 'commit', () => app.query('commit'));
       },
       limit: async (p: Principal, s: Steps) => {
         await timed(s, 'begin', () => projector.query('begin'));
-        await timed(s, 'authz.begin / set_config', () => projector.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
-        await timed(s, 'query', () => projector.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'authz.begin / set_config', () => projector.query(SET_CONFIG_NAMED.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding])));
+        await timed(s, 'query', () => projector.query(LATEST.with([p.orgId])));
         await timed(s, 'commit', () => projector.query('commit'));
       },
       autocommit: async (p: Principal, s: Steps) => {
-        await timed(s, 'query', () => projector.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'query', () => projector.query(LATEST.with([p.orgId])));
       },
       'x: authz.begin, no policy': async (p: Principal, s: Steps) => {
         await timed(s, 'begin', () => admin.query('begin'));
-        await timed(s, 'authz.begin / set_config', () => admin.query('select authz.begin($1, $2, $3)', [p.session.sessionId, p.session.proof, p.orgId]));
-        await timed(s, 'query', () => admin.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'authz.begin / set_config', () => admin.query(AUTHZ_BEGIN.with([p.session.sessionId, p.session.proof, p.orgId])));
+        await timed(s, 'query', () => admin.query(LATEST.with([p.orgId])));
         await timed(s, 'commit', () => admin.query('commit'));
+      },
+      'x: (a), statements unnamed': async (p: Principal, s: Steps) => {
+        await timed(s, 'begin', () => app.query('begin'));
+        await timed(s, 'authz.begin / set_config', () => app.query(AUTHZ_BEGIN_SQL, [p.session.sessionId, p.session.proof, p.orgId]));
+        await timed(s, 'query', () => app.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'commit', () => app.query('commit'));
+      },
+      'x: (b), statements unnamed': async (p: Principal, s: Steps) => {
+        await timed(s, 'begin', () => projector.query('begin'));
+        await timed(s, 'authz.begin / set_config', () => projector.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
+        await timed(s, 'query', () => projector.query(LATEST_TASKS, [p.orgId]));
+        await timed(s, 'commit', () => projector.query('commit'));
       },
     } as const;
     const names = Object.keys(one) as (keyof typeof one)[];
@@ -698,7 +854,7 @@ async function functionStats(
   try {
     for (let i = 0; i < n; i += 1) {
       const p = pick(principals);
-      await withPrincipal(pool, p.session, p.orgId, (tx) => tx.query(LATEST_TASKS, [p.orgId]));
+      await withPrincipal(pool, p.session, p.orgId, (tx) => tx.query(LATEST.with([p.orgId])));
     }
   } finally {
     await pool.end();
@@ -791,7 +947,7 @@ async function main(): Promise<void> {
     }
     for (const [label, config] of configsUsed) {
       await configurator.apply(config);
-      await sanityCheck(pools, principals, agent, label);
+      await sanityCheck(pools, urls, principals, agent, label);
     }
 
     const slice = async (name: Variant, ms: number) => {
@@ -811,9 +967,12 @@ async function main(): Promise<void> {
       }
       for (const [name, s] of perRound) results.get(name)!.push(s);
       const r = (n: Variant) => qps(perRound.get(n)!);
+      const unnamed = perRound.has('x: (a), statements unnamed')
+        ? `, unnamed a/b ${fmtRatio(r('x: (a), statements unnamed') / r('x: (b), statements unnamed'))}`
+        : '';
       console.log(
         `round ${round + 1}: ` + names.map((n) => `${n} ${fmt(r(n))}/s`).join(', ') +
-          ` — a/b ${fmtRatio(r('rls') / r('limit'))}, b/c ${fmtRatio(r('limit') / r('autocommit'))} (load ${load()})`,
+          ` — a/b ${fmtRatio(r('rls') / r('limit'))}, b/c ${fmtRatio(r('limit') / r('autocommit'))}${unnamed} (load ${load()})`,
       );
     }
 
@@ -843,6 +1002,11 @@ async function main(): Promise<void> {
       ratioLines.push(ratioLine('(a) / x: authz.begin, no policy: the policies alone', 'rls', 'x: authz.begin, no policy'));
       ratioLines.push(ratioLine('x: (b) + pg_current_xact_id() / (b): a transaction id per request', 'x: (b) + pg_current_xact_id()', 'limit'));
     }
+    if (variants.has('x: (a), statements unnamed')) {
+      ratioLines.push(ratioLine('x: (a) unnamed / x: (b) unnamed: (a)/(b) with every statement unnamed, as before', 'x: (a), statements unnamed', 'x: (b), statements unnamed'));
+      ratioLines.push(ratioLine('(a) / x: (a) unnamed: naming the statements, under RLS', 'rls', 'x: (a), statements unnamed'));
+      ratioLines.push(ratioLine('(b) / x: (b) unnamed: naming the statements, without RLS', 'limit', 'x: (b), statements unnamed'));
+    }
     if (variants.has('x: lean authz.begin, no policy')) {
       ratioLines.push(ratioLine('x: lean authz.begin, no policy / (b)', 'x: lean authz.begin, no policy', 'limit'));
     }
@@ -858,12 +1022,15 @@ async function main(): Promise<void> {
     }
     const verdict = median(perRoundRatio('rls', 'limit')) >= 0.8 ? 'met' : 'NOT met';
 
+    const planCache = await planCacheStats(pools);
     const plans: string[] = [];
     for (const [label, config] of configsUsed) {
       if (config.functions !== 'migrations') continue; // the functions do not change the plan
       await configurator.apply(config);
       plans.push(`${label}:\n\n${await explainPlan(pools, principals[0]!)}`);
     }
+    await configurator.apply(AS_MIGRATED);
+    plans.push(`the generic plan (what the named query runs once PostgreSQL settles on it):\n\n${await explainGenericPlan(pools, principals[0]!)}`);
     await Promise.all([pools.app.end(), pools.projector.end(), pools.admin?.end()]);
     pools = null;
     await configurator.apply(AS_MIGRATED);
@@ -879,6 +1046,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(ratioLines.join('\n'));
     console.log(`\nTarget (a)/(b) ≥ 0.80×: ${verdict}.`);
+    console.log(`\nPlans of the named statements on the ${CONCURRENCY} connections of each pool, over the whole run:\n\n${planCache}`);
     console.log(`\nEXPLAIN (ANALYZE, BUFFERS) inside a real authz.begin transaction (bastion_app), ${plans.join('\n\n')}`);
     console.log(`\nLatency breakdown by round trip (as migrated):\n\n${steps}`);
     console.log(`\n${fnStats.join('\n\n')}`);

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { prepared } from '@bastion/infra/database/prepared-statement';
 import { type SessionCredentials, withoutPrincipal, withPrincipal } from '@bastion/infra/database/with-principal';
 import { sessionProof } from '@bastion/infra/identity/session-proof';
 import type { Pool, PoolClient } from 'pg';
@@ -7,6 +8,9 @@ import type { ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { ProblemError, problemType } from '../http/problem';
 import type { AuthenticatedPrincipal } from './principal';
 import type { Requirement } from './requires.decorator';
+
+/** Checked at the start of every org-scoped request: named, so parsed and planned once per pooled connection. */
+const CURRENT_ORG_IF = prepared('bastion.current-org-if', 'select authz.current_org_if($1) as org');
 
 export function forbidden(): ProblemError {
   return new ProblemError({ type: problemType('forbidden'), title: 'forbidden', status: 403 });
@@ -38,7 +42,7 @@ export class SessionDatabase {
       if (principal.type === 'agent') {
         if (!requirement.agentCapability) throw forbidden();
       } else if (requirement.permission !== 'platform') {
-        const { rows } = await tx.query<{ org: string | null }>('select authz.current_org_if($1) as org', [requirement.permission]);
+        const { rows } = await tx.query<{ org: string | null }>(CURRENT_ORG_IF.with([requirement.permission]));
         if (rows[0]?.org !== orgId) throw forbidden();
       }
       return work(tx);

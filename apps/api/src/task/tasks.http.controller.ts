@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { type Actor, InvalidTaskError, TASK_STATUSES, type TaskStatus } from '@bastion/domain';
+import { prepared } from '@bastion/infra/database/prepared-statement';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, ValidateNested } from 'class-validator';
@@ -95,6 +96,13 @@ export function taskView(r: TaskRow, description: OpenedField) {
 
 const TASK_READ: Requirement = { permission: 'task:view', agentCapability: 'task:work_assigned' };
 
+/** The board's hot read, named: parsed and planned once per pooled connection (docs/performance.md, RLS). */
+const LATEST_TASKS = prepared(
+  'tasks.latest',
+  `select task_id, title, description, status, position, assignee_type, assignee_id, created_by, created_at, updated_at
+     from tasks where org_id = $1 order by updated_at desc limit $2`,
+);
+
 const actorOf = (req: BastionRequest): Actor => ({ type: req.principal!.type, id: req.principal!.id });
 
 @ApiTags('tasks')
@@ -134,7 +142,7 @@ export class TasksController {
   })
   async list(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Query() query: ListTasksQuery, @Req() req: BastionRequest) {
     const [rows, keys] = await this.db.inOrg(req.principal!, orgId, TASK_READ, async (tx) => {
-      const found = (await tx.query<TaskRow>('select * from tasks where org_id = $1 order by updated_at desc limit $2', [orgId, query.limit ?? 50])).rows;
+      const found = (await tx.query<TaskRow>(LATEST_TASKS.with([orgId, query.limit ?? 50]))).rows;
       return [found, await this.fields.wrappedKeysIn(tx, orgId, found.map((r) => r.description))] as const;
     });
     const descriptions = await this.fields.openEach(req, orgId, TASK_READ, rows.map(descriptionRef), keys);

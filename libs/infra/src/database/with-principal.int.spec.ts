@@ -1,0 +1,147 @@
+/**
+ * Named statements under RLS (prepared-statement.ts): a plan PostgreSQL keeps on a pooled connection is reused by
+ * the next request on that connection, whoever its principal. The policy must still be evaluated for that request:
+ * these tests prepare a statement during one principal's request and run it for another org's principal, and with
+ * no principal at all, on the same connection (a pool of one), with the plan PostgreSQL settles on and with its
+ * generic plan forced.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
+import { sessionProof } from '../identity/session-proof';
+import { prepared } from './prepared-statement';
+import { type SessionCredentials, withPrincipal } from './with-principal';
+
+const KEY = randomBytes(32);
+const LATEST = prepared(
+  'test.latest-tasks',
+  'select task_id from tasks where org_id = $1 order by updated_at desc limit 50',
+);
+const ALL_VISIBLE = prepared('test.visible-tasks', 'select task_id from tasks order by task_id');
+
+interface Member {
+  readonly orgId: string;
+  readonly session: SessionCredentials;
+  readonly taskIds: readonly string[];
+}
+
+let db: TestDatabase;
+let admin: Pool;
+
+/** An org with `tasks` tasks and one member (role `member`, which holds task:view) with a live session. */
+async function newMember(tasks: number): Promise<Member> {
+  const orgId = randomUUID();
+  const userId = randomUUID();
+  const sessionId = randomUUID();
+  const proof = sessionProof(KEY, sessionId);
+  await admin.query('insert into authz.organizations (org_id, created_at) values ($1, now())', [orgId]);
+  await admin.query(
+    `insert into authz.users (id, email, email_normalized, display_name, email_verified_at, created_at)
+     values ($1, $2, $2, 'Member', now(), now())`,
+    [userId, `member-${userId}@example.test`],
+  );
+  await admin.query(`insert into authz.memberships (org_id, user_id, role) values ($1, $2, 'member')`, [orgId, userId]);
+  await admin.query(
+    `insert into authz.sessions (id, principal_type, principal_id, rotated_at, amr, proof_hash, created_at,
+                                 idle_expires_at, absolute_expires_at)
+     values ($1, 'human', $2, now(), '{pwd}', $3, now(), now() + interval '1 hour', now() + interval '1 day')`,
+    [sessionId, userId, createHash('sha256').update(proof).digest()],
+  );
+  const { rows } = await admin.query<{ task_id: string }>(
+    `insert into tasks (org_id, task_id, title, description, status, position, created_by, created_at, updated_at)
+     select $1, gen_random_uuid(), 'Task ' || g, '', 'todo', g, $2, now(), now() - g * interval '1 minute'
+       from generate_series(1, $3::int) as g
+     returning task_id`,
+    [orgId, userId, tasks],
+  );
+  return { orgId, session: { sessionId, proof }, taskIds: rows.map((r) => r.task_id).sort() };
+}
+
+const sorted = (rows: { task_id: string }[]) => rows.map((r) => r.task_id).sort();
+
+beforeAll(async () => {
+  db = await workerDatabase();
+  admin = poolFor(db.adminUrl, 2);
+});
+afterAll(closePools);
+
+describe('named statements under RLS', () => {
+  let a: Member;
+  let b: Member;
+  let app: Pool;
+
+  beforeEach(async () => {
+    a = await newMember(3);
+    b = await newMember(2);
+    // One connection: every request below reuses the statement (and its plan) prepared by the first.
+    app = poolFor(db.urlFor('bastion_app'), 1);
+  });
+
+  async function backend(member: Member | null): Promise<number> {
+    const pid = 'select pg_backend_pid() as pid';
+    if (!member) return (await app.query<{ pid: number }>(pid)).rows[0]!.pid;
+    return withPrincipal(app, member.session, member.orgId, async (tx) => (await tx.query<{ pid: number }>(pid)).rows[0]!.pid);
+  }
+
+  async function latest(member: Member, orgId = member.orgId): Promise<string[]> {
+    return withPrincipal(app, member.session, member.orgId, async (tx) => sorted((await tx.query<{ task_id: string }>(LATEST.with([orgId]))).rows));
+  }
+
+  it('should show principal B only its own org rows through a statement prepared during principal A’s request', async () => {
+    const connection = await backend(a);
+    // Past the fifth execution, PostgreSQL may replace the custom plans with a generic one it keeps.
+    for (let i = 0; i < 8; i += 1) expect(await latest(a)).toEqual(a.taskIds);
+    expect(await latest(b)).toEqual(b.taskIds);
+    expect(await latest(b, a.orgId)).toEqual([]);
+    expect(await latest(a, b.orgId)).toEqual([]);
+    const visibleToB = await withPrincipal(app, b.session, b.orgId, async (tx) => sorted((await tx.query<{ task_id: string }>(ALL_VISIBLE.with([]))).rows));
+    expect(visibleToB).toEqual(b.taskIds);
+    expect(await backend(b)).toBe(connection);
+    const { rows } = await app.query<{ generic_plans: string; custom_plans: string }>(
+      'select generic_plans, custom_plans from pg_prepared_statements where name = $1',
+      [LATEST.name],
+    );
+    expect(Number(rows[0]!.generic_plans) + Number(rows[0]!.custom_plans)).toBeGreaterThanOrEqual(11);
+  });
+
+  it('should return nothing through a prepared statement when no authz.begin bound a principal', async () => {
+    const connection = await backend(a);
+    for (let i = 0; i < 8; i += 1) expect(await latest(a)).toEqual(a.taskIds);
+    expect((await app.query(LATEST.with([a.orgId]))).rows).toEqual([]);
+    expect((await app.query(ALL_VISIBLE.with([]))).rows).toEqual([]);
+    // In an explicit transaction too, and after a forged binding.
+    const forged = await app.connect();
+    try {
+      await forged.query('begin');
+      await forged.query(
+        `select set_config('bastion.session_id', $1, true), set_config('bastion.principal_type', 'human', true),
+                set_config('bastion.org_id', $2, true), set_config('bastion.binding', $3, true)`,
+        [a.session.sessionId, a.orgId, randomBytes(32).toString('hex')],
+      );
+      expect((await forged.query(LATEST.with([a.orgId]))).rows).toEqual([]);
+      await forged.query('rollback');
+    } finally {
+      forged.release();
+    }
+    expect(await backend(null)).toBe(connection);
+  });
+
+  it('should evaluate the policy afresh for each principal when the generic plan is forced', async () => {
+    await app.query('set plan_cache_mode = force_generic_plan'); // this pool's one connection only
+    expect(await latest(a)).toEqual(a.taskIds);
+    expect(await latest(b)).toEqual(b.taskIds);
+    expect(await latest(b, a.orgId)).toEqual([]);
+    expect((await app.query(LATEST.with([b.orgId]))).rows).toEqual([]);
+    const { rows } = await app.query<{ generic_plans: string }>('select generic_plans from pg_prepared_statements where name = $1', [LATEST.name]);
+    expect(Number(rows[0]!.generic_plans)).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('prepared', () => {
+  it('should refuse a statement name already used for another text', () => {
+    const name = `test.${randomUUID()}`;
+    prepared(name, 'select 1');
+    expect(() => prepared(name, 'select 1')).not.toThrow();
+    expect(() => prepared(name, 'select 2')).toThrow(/already defined/);
+  });
+});
