@@ -32,6 +32,7 @@ import type { SignedIn } from '../support/identity';
 import { addMember, newOrg } from '../support/orgs';
 import { type RunningApp, startApp, stopApp } from '../support/processes';
 import { dropPrefix } from '../support/redis';
+import { dumpPrefix } from '../support/redis-dump';
 import { redisUrl } from '../support/services';
 
 const run = promisify(execFile);
@@ -65,33 +66,10 @@ function leaksIn(haystack: string, marker = MARKER): string[] {
   return spellings(marker).filter((spelling) => haystack.includes(spelling));
 }
 
+/** Every key and value under the run's Redis prefix, as one text to search. */
 async function dumpRedis(prefix: string): Promise<{ keys: string[]; text: string }> {
-  const redis = new Redis(redisUrl());
-  const parts: string[] = [];
-  const keys: string[] = [];
-  try {
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of batch) {
-        keys.push(key);
-        const type = await redis.type(key);
-        let value: unknown;
-        if (type === 'string') value = await redis.getBuffer(key).then((b) => b?.toString('latin1'));
-        else if (type === 'hash') value = await redis.hgetall(key);
-        else if (type === 'list') value = await redis.lrange(key, 0, -1);
-        else if (type === 'set') value = await redis.smembers(key);
-        else if (type === 'zset') value = await redis.zrange(key, 0, -1, 'WITHSCORES');
-        else if (type === 'stream') value = await redis.xrange(key, '-', '+');
-        else value = `(${type})`;
-        parts.push(`${key} ${type} ${JSON.stringify(value)}`);
-      }
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return { keys, text: parts.join('\n') };
+  const { keys, values } = await dumpPrefix(prefix);
+  return { keys, text: [...keys, ...values].join('\n') };
 }
 
 async function eventually<T>(read: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
