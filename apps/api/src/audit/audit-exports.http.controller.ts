@@ -60,7 +60,7 @@ export class AuditExportsController {
   async request(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Body() body: RequestAuditExport, @Req() req: BastionRequest) {
     const exportId = uuidv7();
     const ctx = commandContext(req, { orgId });
-    const event = await this.db.inOrg(req.principal!, orgId, { permission: 'audit:export' }, async (tx) => {
+    const event = await this.db.inOrg(req, orgId, async (tx) => {
       await tx.query('select authz.require_fresh_mfa()');
       // The range is fixed now: the file holds what was sealed when it was asked for, however long the job waits.
       const range = await auditExportRange(tx, chainOf(orgId), { from: body.from, to: body.to });
@@ -88,7 +88,7 @@ export class AuditExportsController {
   @Get('v1/orgs/:orgId/audit/exports/:exportId')
   @ApiOkResponse({ description: '{exportId, status: pending|completed|failed, format, from, to, requestedAt, completedAt, events, bytes, finalCheckpoint}' })
   async status(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('exportId', new ParseUUIDPipe()) exportId: string, @Req() req: BastionRequest) {
-    const { status, requested } = await this.db.inOrg(req.principal!, orgId, { permission: 'audit:export' }, (tx) => readStatus(tx, orgId, exportId));
+    const { status, requested } = await this.db.inOrg(req, orgId, (tx) => readStatus(tx, orgId, exportId));
     if (status.status === 'unknown') throw noSuchExport();
     // A request whose enqueue was lost (Redis down right after the event) is picked up again; the job id dedupes.
     if (status.status === 'pending' && requested) await this.enqueue(orgId, exportId, requested.id, requested.correlationId).catch(() => undefined);
@@ -122,7 +122,7 @@ export class AuditExportsController {
     @Req() req: BastionRequest,
     @Res() res: Response,
   ): Promise<void> {
-    const { status } = await this.db.inOrg(req.principal!, orgId, { permission: 'audit:export' }, async (tx) => {
+    const { status } = await this.db.inOrg(req, orgId, async (tx) => {
       await tx.query('select authz.require_fresh_mfa()');
       return readStatus(tx, orgId, exportId);
     });

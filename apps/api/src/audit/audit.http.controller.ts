@@ -56,7 +56,7 @@ export class AuditController {
   async query(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Query() q: AuditQuery, @Req() req: BastionRequest) {
     const order = q.order ?? 'desc';
     const limit = q.limit ?? 50;
-    const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'audit:view' }, async (tx) =>
+    const rows = await this.db.inOrg(req, orgId, async (tx) =>
       (
         await tx.query(
           `select l.position, l.count, l.chain_hash, l.event_id, l.event_type, l.stream_id, l.actor_type, l.actor_id, l.occurred_at,
@@ -105,7 +105,7 @@ export class AuditController {
   @Get('v1/orgs/:orgId/audit/checkpoints')
   @ApiOkResponse({ description: '{checkpoints: [signed checkpoint…]} newest first' })
   async checkpoints(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'audit:view' }, async (tx) =>
+    const rows = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query('select * from audit.checkpoints where org_id = $1 order by count desc, issued_at desc limit 20', [orgId])).rows,
     );
     return { checkpoints: rows.map(signedCheckpointFromRow) };
@@ -122,9 +122,8 @@ export class AuditController {
   @Get('v1/orgs/:orgId/audit/export')
   @ApiOkResponse({ description: 'application/x-ndjson or text/csv, streamed' })
   async export(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Query() q: ExportQuery, @Req() req: BastionRequest, @Res() res: Response): Promise<void> {
-    const principal = req.principal!;
     const format = q.format ?? 'jsonl';
-    const range = await this.db.inOrg(principal, orgId, { permission: 'audit:export' }, async (tx) => {
+    const range = await this.db.inOrg(req, orgId, async (tx) => {
       await tx.query('select authz.require_fresh_mfa()');
       const range = await auditExportRange(tx, chainOf(orgId), { from: q.from, to: q.to });
       const [event] = toNewEvents(
@@ -140,7 +139,7 @@ export class AuditController {
     const chunks = auditExportChunks({
       format,
       range,
-      read: (work) => this.db.inOrg(principal, orgId, { permission: 'audit:export' }, work),
+      read: (work) => this.db.inOrg(req, orgId, work),
       sign: this.signing.signer(),
       now: () => new Date(),
     });

@@ -6,6 +6,7 @@ import { LOGGER } from '../tokens';
 import { ACCESS_TOKENS, type AccessTokens } from './access-tokens';
 import { HUMANS_ONLY, IS_PUBLIC } from './public.decorator';
 import type { BastionRequest } from './request-context';
+import { REQUIRES, type Requirement } from './requires.decorator';
 
 export function unauthenticated(): ProblemError {
   return new ProblemError({ type: problemType('unauthenticated'), title: 'authentication required', status: 401 });
@@ -14,6 +15,7 @@ export function unauthenticated(): ProblemError {
 /**
  * The global guard: deny by default. A route opens only with `@Public()` or a valid RS256 access token; agent
  * tokens are refused on `@HumansOnly()` routes. The caller learns nothing about why a token failed; the log does.
+ * It records the route's `@Requires(…)` on the request, for `SessionDatabase.inOrg` to enforce.
  */
 @Injectable()
 export class AuthenticationGuard implements CanActivate {
@@ -40,6 +42,9 @@ export class AuthenticationGuard implements CanActivate {
       this.logger.event('warn', 'agent token on a human route', { path: req.path, agent: req.principal.id });
       throw unauthenticated();
     }
+    // What the route declares is what `SessionDatabase.inOrg` enforces: recorded once, and not writable after.
+    const requirement = this.reflector.getAllAndOverride<Requirement | undefined>(REQUIRES, targets);
+    if (requirement) Object.defineProperty(req, 'requirement', { value: requirement, enumerable: true, writable: false, configurable: false });
     return true;
   }
 }

@@ -4,9 +4,15 @@ import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { type PersonKey, sealPersonal } from '@bastion/infra/crypto/person-keys';
 import type { Request } from 'express';
 import type { AuthenticatedPrincipal } from './principal';
+import type { Requirement } from './requires.decorator';
 
 export interface BastionRequest extends Request {
   principal?: AuthenticatedPrincipal;
+  /**
+   * The route's own `@Requires(…)`, recorded (non-writable) by the authentication guard: the one requirement
+   * `SessionDatabase.inOrg` enforces. Absent on `@Public()` routes, where `inOrg` refuses to run.
+   */
+  readonly requirement?: Requirement;
   requestId?: string;
   /**
    * The person keys this request may seal personal data with: loaded before the command by the personal-data

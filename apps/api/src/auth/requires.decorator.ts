@@ -13,5 +13,9 @@ export interface Requirement {
   readonly agentCapability?: AgentCapability;
 }
 
+/**
+ * The declaration is also what is enforced: the authentication guard records it on the request
+ * (`req.requirement`) and `SessionDatabase.inOrg` checks it; a handler cannot name a requirement of its own.
+ */
 export const Requires = (permission: Requirement['permission'], agentCapability?: AgentCapability) =>
-  SetMetadata(REQUIRES, { permission, agentCapability } satisfies Requirement);
+  SetMetadata(REQUIRES, Object.freeze({ permission, agentCapability } satisfies Requirement));

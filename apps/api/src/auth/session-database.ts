@@ -6,8 +6,9 @@ import type { Pool, PoolClient } from 'pg';
 import { APP_POOL, SERVER_SECRETS } from '../tokens';
 import type { ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { ProblemError, problemType } from '../http/problem';
+import type { Permission } from '@bastion/domain';
 import type { AuthenticatedPrincipal } from './principal';
-import type { Requirement } from './requires.decorator';
+import type { BastionRequest } from './request-context';
 
 /** Checked at the start of every org-scoped request: named, so parsed and planned once per pooled connection. */
 const CURRENT_ORG_IF = prepared('bastion.current-org-if', 'select authz.current_org_if($1) as org');
@@ -34,16 +35,38 @@ export class SessionDatabase {
   }
 
   /**
-   * An org-scoped transaction that first checks the route's requirement (the application's check; the definer
-   * functions and RLS policies check again). Agents pass only where the route names one of their capabilities.
+   * An org-scoped transaction that first checks the requirement the route declares (`@Requires`, recorded on the
+   * request by the authentication guard): the application's check; the definer functions and RLS policies check
+   * again. The handler cannot name another one. Agents pass only where the route names one of their capabilities.
+   * Fails closed (an error, 500) on a request that carries no declaration.
    */
-  inOrg<T>(principal: AuthenticatedPrincipal, orgId: string, requirement: Requirement, work: (tx: PoolClient) => Promise<T>): Promise<T> {
+  inOrg<T>(req: BastionRequest, orgId: string, work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    return this.#inOrg(req, orgId, undefined, work);
+  }
+
+  /**
+   * {@link inOrg}, and one org permission more, for a step inside a route that asks more of the caller than the
+   * route's declaration (removing another member on the leave-or-remove route; creating the org's data key). Never
+   * instead of the declaration, and never for an agent. Each use is listed in the architecture test.
+   */
+  inOrgAlsoRequiring<T>(req: BastionRequest, orgId: string, permission: Permission, work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    return this.#inOrg(req, orgId, permission, work);
+  }
+
+  #inOrg<T>(req: BastionRequest, orgId: string, also: Permission | undefined, work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    const { principal, requirement } = req;
+    if (!principal || !requirement) {
+      return Promise.reject(new Error('SessionDatabase.inOrg: the request carries no declared @Requires (a public route, or outside the guard)'));
+    }
     return this.as(principal, orgId, async (tx) => {
       if (principal.type === 'agent') {
-        if (!requirement.agentCapability) throw forbidden();
-      } else if (requirement.permission !== 'platform') {
-        const { rows } = await tx.query<{ org: string | null }>(CURRENT_ORG_IF.with([requirement.permission]));
-        if (rows[0]?.org !== orgId) throw forbidden();
+        if (!requirement.agentCapability || also !== undefined) throw forbidden();
+      } else {
+        for (const permission of [requirement.permission, also]) {
+          if (permission === undefined || permission === 'platform') continue;
+          const { rows } = await tx.query<{ org: string | null }>(CURRENT_ORG_IF.with([permission]));
+          if (rows[0]?.org !== orgId) throw forbidden();
+        }
       }
       return work(tx);
     });

@@ -34,7 +34,7 @@ export class MergeRequestPolicyController {
   @Get()
   @ApiOkResponse({ description: '{requiredApprovals, requirePassingTests}' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const row = await this.db.inOrg(req.principal!, orgId, { permission: 'mr:view', agentCapability: 'mr:open' }, async (tx) =>
+    const row = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query<{ required_approvals: number; require_passing_tests: boolean }>('select * from authz.code_policy($1)', [orgId])).rows[0]!,
     );
     return { requiredApprovals: row.required_approvals, requirePassingTests: row.require_passing_tests };
@@ -49,7 +49,7 @@ export class MergeRequestPolicyController {
   async set(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Body() body: MergeRequestPolicyRequest, @Req() req: BastionRequest): Promise<void> {
     const policy = mergeRequestPolicy(body);
     const [event] = toNewEvents<MergeRequestPolicyChanged>([{ type: 'MergeRequestPolicyChanged', data: { orgId, ...policy } }], commandContext(req, { orgId }));
-    await this.db.inOrg(req.principal!, orgId, { permission: 'org:security' }, (tx) =>
+    await this.db.inOrg(req, orgId, (tx) =>
       tx.query('select authz.set_code_policy($1, $2, $3, $4)', [orgId, policy.requiredApprovals, policy.requirePassingTests, event]),
     );
   }

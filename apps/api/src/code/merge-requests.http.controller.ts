@@ -17,7 +17,7 @@ import { IsBoolean, IsOptional, IsString, Matches, MaxLength } from 'class-valid
 import type { PoolClient } from 'pg';
 import { HumansOnly } from '../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../auth/request-context';
-import { type Requirement, Requires } from '../auth/requires.decorator';
+import { Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
 import { type FieldSealer, SEALED_FIELDS, SealedFields, sealEvents } from '../security/sealed-fields';
@@ -75,7 +75,7 @@ export class MergeRequestsController {
     @Req() req: BastionRequest,
   ) {
     const principal = req.principal!;
-    const access = await this.db.inOrg(principal, orgId, { permission: 'code:contribute', agentCapability: 'mr:open' }, async (tx) =>
+    const access = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query<{ access: string | null }>('select authz.repo_access($1) as access', [repoId])).rows[0]!.access,
     );
     if (access !== 'push') throw new ProblemError({ type: problemType('forbidden'), title: 'forbidden', status: 403 });
@@ -83,8 +83,8 @@ export class MergeRequestsController {
     const headSha = await resolveRef(repoPath, `refs/heads/${body.sourceBranch}`).catch(() => null);
     if (!headSha) throw new ProblemError({ type: problemType('validation'), title: 'the source branch does not exist', status: 422, errors: [{ field: 'sourceBranch', message: 'does not exist' }] });
     const mrId = uuidv7();
-    const sealer = body.description ? await this.fields.sealerFor(req, orgId, { permission: 'code:contribute', agentCapability: 'mr:open' }) : undefined;
-    await this.db.inOrg(principal, orgId, { permission: 'code:contribute', agentCapability: 'mr:open' }, (tx) =>
+    const sealer = body.description ? await this.fields.sealerFor(req, orgId) : undefined;
+    await this.db.inOrg(req, orgId, (tx) =>
       runCommand(tx, req, orgId, mrId, {
         type: 'OpenMergeRequest',
         data: { mrId, repoId, orgId, sourceBranch: body.sourceBranch, headSha, title: body.title, description: body.description ?? '', openedBy: { type: principal.type, id: principal.id } },
@@ -97,9 +97,8 @@ export class MergeRequestsController {
   @Get(':mrId')
   @ApiOkResponse({ description: 'state, head, approvals, runs' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('repoId', new ParseUUIDPipe()) repoId: string, @Param('mrId', new ParseUUIDPipe()) mrId: string, @Req() req: BastionRequest) {
-    const requirement: Requirement = { permission: 'mr:view', agentCapability: 'mr:open' };
     // One transaction: the rows, and the wrapped key the description needs with the emergency stop checked.
-    const [row, runs, keys] = await this.db.inOrg(req.principal!, orgId, requirement, async (tx) => {
+    const [row, runs, keys] = await this.db.inOrg(req, orgId, async (tx) => {
       const found = (await tx.query('select * from merge_requests where org_id = $1 and repo_id = $2 and mr_id = $3', [orgId, repoId, mrId])).rows[0];
       if (!found) return [undefined, [], undefined] as const;
       const testRuns = (await tx.query('select * from merge_request_test_runs where org_id = $1 and mr_id = $2 order by requested_at, run_id', [orgId, mrId])).rows;
@@ -108,7 +107,7 @@ export class MergeRequestsController {
     if (!row) throw notFound();
     // One record: fails closed with `key-revoked` (409) while the org's key is withdrawn; the key is unwrapped
     // after the commit (a KMS call never waits inside a transaction).
-    const [description] = await this.fields.openOne(req, orgId, requirement, [{ record: row.mr_id, field: SEALED_FIELDS.mergeRequestDescription, token: row.description }], keys);
+    const [description] = await this.fields.openOne(req, orgId, [{ record: row.mr_id, field: SEALED_FIELDS.mergeRequestDescription, token: row.description }], keys);
     return {
       id: row.mr_id,
       title: row.title,
@@ -129,8 +128,8 @@ export class MergeRequestsController {
   @HttpCode(201)
   @ApiCreatedResponse()
   async comment(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('repoId', new ParseUUIDPipe()) repoId: string, @Param('mrId', new ParseUUIDPipe()) mrId: string, @Body() body: CommentRequest, @Req() req: BastionRequest) {
-    const sealer = await this.fields.sealerFor(req, orgId, { permission: 'mr:review', agentCapability: 'mr:open' });
-    await this.db.inOrg(req.principal!, orgId, { permission: 'mr:review', agentCapability: 'mr:open' }, (tx) =>
+    const sealer = await this.fields.sealerFor(req, orgId);
+    await this.db.inOrg(req, orgId, (tx) =>
       runCommand(tx, req, orgId, mrId, { type: 'CommentOnMergeRequest', data: { body: body.body, changesRequested: body.changesRequested ?? false }, actor: { type: req.principal!.type, id: req.principal!.id } }, repoId, sealer),
     );
     return {};
@@ -149,7 +148,7 @@ export class MergeRequestsController {
   @ApiCreatedResponse({ description: 'Approved; the merge saga merges once the required approvals are complete.' })
   async approve(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('repoId', new ParseUUIDPipe()) repoId: string, @Param('mrId', new ParseUUIDPipe()) mrId: string, @Body() body: ApproveRequest, @Req() req: BastionRequest) {
     const principal = req.principal!;
-    await this.db.inOrg(principal, orgId, { permission: 'mr:approve' }, async (tx) => {
+    await this.db.inOrg(req, orgId, async (tx) => {
       const mfa = (await tx.query<{ at: Date | null }>('select authz.current_session_mfa_at() as at')).rows[0]!.at;
       const policy = (await tx.query<{ required_approvals: number; require_passing_tests: boolean }>('select * from authz.code_policy($1)', [orgId])).rows[0]!;
       const email = (await tx.query<{ email: string }>('select authz.my_email() as email')).rows[0]!.email;

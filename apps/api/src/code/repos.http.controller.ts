@@ -38,7 +38,7 @@ export class ReposController {
   async create(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Body() body: CreateRepoRequest, @Req() req: BastionRequest) {
     const repoId = uuidv7();
     // The permission is checked before anything touches the disk; the row and the event commit after.
-    await this.db.inOrg(req.principal!, orgId, { permission: 'repo:create' }, async () => undefined);
+    await this.db.inOrg(req, orgId, async () => undefined);
     const created = await createRepository(reposRoot(this.config), orgId, repoId, {
       defaultBranch: 'main',
       initialCommit: { authorName: 'Bastion', authorEmail: 'bastion@localhost', message: 'Initial commit', date: new Date(), files: { 'README.md': `# ${body.name}\n` } },
@@ -47,7 +47,7 @@ export class ReposController {
       [{ type: 'RepositoryCreated', data: { repoId, orgId, name: body.name, defaultBranch: 'main', initialCommit: created.mainCommit } }],
       commandContext(req, { orgId }),
     );
-    await this.db.inOrg(req.principal!, orgId, { permission: 'repo:create' }, (tx) =>
+    await this.db.inOrg(req, orgId, (tx) =>
       tx.query('select authz.create_repository($1, $2, $3, $4)', [orgId, repoId, body.name, event]),
     );
     return { id: repoId, name: body.name, cloneUrl: `${publicUrlOf(this.config)}/git/${orgId}/${repoId}.git` };
@@ -66,7 +66,7 @@ export class ReposController {
     @Req() req: BastionRequest,
   ): Promise<void> {
     const [event] = toNewEvents<AgentGrantedRepoAccess>([{ type: 'AgentGrantedRepoAccess', data: { repoId, agentId: body.agentId } }], commandContext(req, { orgId }));
-    const ok = await this.db.inOrg(req.principal!, orgId, { permission: 'repo:create' }, async (tx) =>
+    const ok = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query<{ ok: boolean }>('select authz.grant_repo_agent($1, $2, $3, $4) as ok', [orgId, repoId, body.agentId, event])).rows[0]!.ok,
     );
     if (!ok) throw new ProblemError({ type: problemType('not-found'), title: 'no such repository or agent', status: 404 });
@@ -76,7 +76,7 @@ export class ReposController {
   @Get()
   @ApiOkResponse({ description: '{repositories: [{id, name, cloneUrl}]}' })
   async list(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'repo:view', agentCapability: 'code:push_agent_branch' }, async (tx) =>
+    const rows = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query('select repo_id, name, created_at from repositories where org_id = $1 order by created_at', [orgId])).rows,
     );
     return { repositories: rows.map((r) => ({ id: r.repo_id, name: r.name, createdAt: r.created_at, cloneUrl: `${publicUrlOf(this.config)}/git/${orgId}/${r.repo_id}.git` })) };

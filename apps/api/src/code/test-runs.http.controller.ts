@@ -56,7 +56,7 @@ export class TestRunsController {
   ) {
     const principal = req.principal!;
     const runId = uuidv7();
-    await this.db.inOrg(principal, orgId, { permission: 'code:contribute', agentCapability: 'test:request' }, async (tx) => {
+    await this.db.inOrg(req, orgId, async (tx) => {
       const access = (await tx.query<{ access: string | null }>('select authz.repo_access($1) as access', [repoId])).rows[0]!.access;
       if (access !== 'push') throw new ProblemError({ type: problemType('forbidden'), title: 'forbidden', status: 403 });
       const store = new PostgresEventStore(tx);

@@ -205,7 +205,7 @@ export class MfaController {
   @ApiNoContentResponse()
   async orgSecurity(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Body() body: OrgSecurityRequest, @Req() req: BastionRequest): Promise<void> {
     const event = this.event(req, 'OrgSecuritySettingsChanged', { orgId, mfaRequired: body.mfaRequired }, undefined, orgId);
-    await this.db.inOrg(req.principal!, orgId, { permission: 'org:security' }, (tx) => new MfaRepository(tx).setOrgSecurity(orgId, body.mfaRequired, event));
+    await this.db.inOrg(req, orgId, (tx) => new MfaRepository(tx).setOrgSecurity(orgId, body.mfaRequired, event));
   }
 
   /** An Admin resets a member's MFA (team:manage, step-up, audited); the member's sessions end. */
@@ -217,7 +217,7 @@ export class MfaController {
   @ApiNoContentResponse()
   async reset(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('userId', new ParseUUIDPipe()) userId: string, @Req() req: BastionRequest): Promise<void> {
     const event = this.event(req, 'MfaReset', { orgId, userId }, undefined, orgId);
-    const ok = await this.db.inOrg(req.principal!, orgId, { permission: 'team:manage' }, (tx) => new MfaRepository(tx).resetMember(orgId, userId, event));
+    const ok = await this.db.inOrg(req, orgId, (tx) => new MfaRepository(tx).resetMember(orgId, userId, event));
     if (!ok) throw new ProblemError({ type: problemType('not-found'), title: 'no such member', status: 404 });
   }
 

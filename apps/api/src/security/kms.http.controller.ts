@@ -6,7 +6,7 @@ import { KmsRouter, type OrgKeyService, type OrgKeyStatus, type StampOrgKeyEvent
 import { IsString, MaxLength } from 'class-validator';
 import { HumansOnly } from '../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../auth/request-context';
-import { type Requirement, Requires } from '../auth/requires.decorator';
+import { Requires } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
 import { invalidKeyRef, withKeyProblems } from './key-problems';
@@ -40,7 +40,6 @@ export class KmsStatusResponse {
   @ApiProperty({ nullable: true, type: String }) rewrappedAt!: string | null;
 }
 
-const ORG_SECURITY: Requirement = { permission: 'org:security' };
 
 function view(status: OrgKeyStatus): KmsStatusResponse {
   return {
@@ -145,8 +144,7 @@ export class KmsController {
 
   /** Short transactions as the caller, scoped to the org, with the route's requirement checked first in each. */
   private transact(req: BastionRequest, orgId: string): Transact {
-    const principal = req.principal!;
-    return (work) => this.db.inOrg(principal, orgId, ORG_SECURITY, work);
+    return (work) => this.db.inOrg(req, orgId, work);
   }
 
   private stamp(req: BastionRequest, orgId: string): StampOrgKeyEvent {

@@ -14,7 +14,6 @@ import { OrgKeyMissingError, type OrgKeyService, type Transact, type WrappedOrgK
 import type { JsonLogger } from '@bastion/infra/runtime/logger';
 import type { PoolClient } from 'pg';
 import { type BastionRequest, commandContext } from '../auth/request-context';
-import type { Requirement } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
 import { LOGGER } from '../tokens';
@@ -123,17 +122,17 @@ export class SealedFields {
    * An org without a DEK (created before keys existed, or whose creation could not reach the KMS) gets one now when
    * the caller may create it (org:security); anyone else is told to ask an Admin.
    */
-  async sealerFor(req: BastionRequest, orgId: string, requirement: Requirement): Promise<FieldSealer> {
+  async sealerFor(req: BastionRequest, orgId: string): Promise<FieldSealer> {
     const principal = req.principal!;
     try {
-      const dataKey = await this.keys.dataKeyFor(this.transact(req, orgId, requirement), orgId);
+      const dataKey = await this.keys.dataKeyFor(this.transact(req, orgId), orgId);
       return sealerWith(orgId, dataKey);
     } catch (error) {
       if (!(error instanceof OrgKeyMissingError)) throw keyProblem(error) ?? error;
     }
     if (principal.type !== 'human') throw noDataKey();
     try {
-      const dataKey = await this.keys.ensureDataKey(this.transact(req, orgId, { permission: 'org:security' }), orgId, (event) =>
+      const dataKey = await this.keys.ensureDataKey((work) => this.db.inOrgAlsoRequiring(req, orgId, 'org:security', work), orgId, (event) =>
         toNewEvents([event], commandContext(req, { orgId }))[0]!,
       );
       return sealerWith(orgId, dataKey);
@@ -170,8 +169,8 @@ export class SealedFields {
   }
 
   /** Opens one record's fields, in order, or fails closed: `key-revoked` (409), `kms-unavailable` (503)… */
-  async openOne(req: BastionRequest, orgId: string, requirement: Requirement, refs: readonly SealedRef[], prefetched?: PrefetchedKeys): Promise<string[]> {
-    const opened = await this.#open(req, orgId, requirement, refs, prefetched);
+  async openOne(req: BastionRequest, orgId: string, refs: readonly SealedRef[], prefetched?: PrefetchedKeys): Promise<string[]> {
+    const opened = await this.#open(req, orgId, refs, prefetched);
     return opened.map((result, i) => {
       if (!(result instanceof Error)) return result;
       if (isUndecryptable(result)) {
@@ -185,8 +184,8 @@ export class SealedFields {
   }
 
   /** Opens each field it can; the others come back as `{ value: null, unavailable }`. Never fails for a key. */
-  async openEach(req: BastionRequest, orgId: string, requirement: Requirement, refs: readonly SealedRef[], prefetched?: PrefetchedKeys): Promise<OpenedField[]> {
-    const opened = await this.#open(req, orgId, requirement, refs, prefetched);
+  async openEach(req: BastionRequest, orgId: string, refs: readonly SealedRef[], prefetched?: PrefetchedKeys): Promise<OpenedField[]> {
+    const opened = await this.#open(req, orgId, refs, prefetched);
     return opened.map((result, i) => {
       if (!(result instanceof Error)) return { value: result, unavailable: null };
       if (result instanceof KeyRevokedError) return { value: null, unavailable: 'key-revoked' };
@@ -200,7 +199,6 @@ export class SealedFields {
   async #open(
     req: BastionRequest,
     orgId: string,
-    requirement: Requirement,
     refs: readonly SealedRef[],
     prefetched: PrefetchedKeys | undefined,
   ): Promise<(string | Error)[]> {
@@ -213,7 +211,7 @@ export class SealedFields {
         if (wrapped instanceof Error) return Promise.resolve(wrapped);
         const load =
           wrapped === undefined
-            ? this.keys.dataKeyFor(this.transact(req, orgId, requirement), orgId, version)
+            ? this.keys.dataKeyFor(this.transact(req, orgId), orgId, version)
             : this.keys.unwrapFor(orgId, wrapped);
         pending = load.catch((error: unknown): Error => {
           if (isKeyFailure(error)) return error as Error;
@@ -254,9 +252,9 @@ export class SealedFields {
     });
   }
 
-  private transact(req: BastionRequest, orgId: string, requirement: Requirement): Transact {
-    const principal = req.principal!;
-    return (work) => this.db.inOrg(principal, orgId, requirement, work);
+  /** Transactions checked against the route's declared requirement, as the command's own transaction is. */
+  private transact(req: BastionRequest, orgId: string): Transact {
+    return (work) => this.db.inOrg(req, orgId, work);
   }
 }
 

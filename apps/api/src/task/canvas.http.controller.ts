@@ -3,12 +3,10 @@ import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { TASK_STATUSES } from '@bastion/domain';
 import type { BastionRequest } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
-import type { Requirement } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { SealedFields } from '../security/sealed-fields';
 import { descriptionRef, type TaskRow, taskView } from './tasks.http.controller';
 
-const CANVAS_VIEW: Requirement = { permission: 'canvas:view' };
 
 @ApiTags('tasks')
 @ApiBearerAuth()
@@ -27,7 +25,7 @@ export class CanvasController {
   @Get()
   @ApiOkResponse({ description: '{columns: {<status>: [task…]}, agents: [{id, name, activeKeys, assignedTasks}]}' })
   async canvas(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const { tasks, agents, keys } = await this.db.inOrg(req.principal!, orgId, CANVAS_VIEW, async (tx) => {
+    const { tasks, agents, keys } = await this.db.inOrg(req, orgId, async (tx) => {
       const found = (await tx.query<TaskRow>("select * from tasks where org_id = $1 and status <> 'cancelled' order by status, position, created_at", [orgId])).rows;
       return {
         tasks: found,
@@ -36,7 +34,7 @@ export class CanvasController {
       };
     });
     const columns = Object.fromEntries(TASK_STATUSES.filter((s) => s !== 'cancelled').map((s) => [s, [] as ReturnType<typeof taskView>[]]));
-    const descriptions = await this.fields.openEach(req, orgId, CANVAS_VIEW, tasks.map(descriptionRef), keys);
+    const descriptions = await this.fields.openEach(req, orgId, tasks.map(descriptionRef), keys);
     tasks.forEach((t, i) => columns[t.status]?.push(taskView(t, descriptions[i]!)));
     return {
       columns,

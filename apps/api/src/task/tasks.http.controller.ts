@@ -8,7 +8,6 @@ import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, Validat
 import type { PoolClient } from 'pg';
 import type { BastionRequest } from '../auth/request-context';
 import { Requires } from '../auth/requires.decorator';
-import type { Requirement } from '../auth/requires.decorator';
 import { SessionDatabase } from '../auth/session-database';
 import { ProblemError, problemType } from '../http/problem';
 import { type OpenedField, SEALED_FIELDS, SealedFields, type SealedRef } from '../security/sealed-fields';
@@ -94,7 +93,6 @@ export function taskView(r: TaskRow, description: OpenedField) {
   };
 }
 
-const TASK_READ: Requirement = { permission: 'task:view', agentCapability: 'task:work_assigned' };
 
 /** The board's hot read, named: parsed and planned once per pooled connection (docs/performance.md, RLS). */
 const LATEST_TASKS = prepared(
@@ -120,9 +118,8 @@ export class TasksController {
   @ApiCreatedResponse({ description: '{id}; the canvas shows it once projected.' })
   async create(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Body() body: CreateTaskRequest, @Req() req: BastionRequest) {
     const taskId = uuidv7();
-    const requirement: Requirement = { permission: 'task:create' };
-    const sealer = body.description ? await this.fields.sealerFor(req, orgId, requirement) : undefined;
-    await this.db.inOrg(req.principal!, orgId, requirement, (tx) =>
+    const sealer = body.description ? await this.fields.sealerFor(req, orgId) : undefined;
+    await this.db.inOrg(req, orgId, (tx) =>
       runTaskCommand(
         tx,
         req,
@@ -141,11 +138,11 @@ export class TasksController {
     description: '{tasks: [...]}, latest first. A description whose key is withdrawn is `null`, with `descriptionUnavailable` saying why.',
   })
   async list(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Query() query: ListTasksQuery, @Req() req: BastionRequest) {
-    const [rows, keys] = await this.db.inOrg(req.principal!, orgId, TASK_READ, async (tx) => {
+    const [rows, keys] = await this.db.inOrg(req, orgId, async (tx) => {
       const found = (await tx.query<TaskRow>(LATEST_TASKS.with([orgId, query.limit ?? 50]))).rows;
       return [found, await this.fields.wrappedKeysIn(tx, orgId, found.map((r) => r.description))] as const;
     });
-    const descriptions = await this.fields.openEach(req, orgId, TASK_READ, rows.map(descriptionRef), keys);
+    const descriptions = await this.fields.openEach(req, orgId, rows.map(descriptionRef), keys);
     return { tasks: rows.map((row, i) => taskView(row, descriptions[i]!)) };
   }
 
@@ -153,12 +150,12 @@ export class TasksController {
   @Get(':taskId')
   @ApiOkResponse({ description: 'The task. Fails closed with `key-revoked` (409) while the organisation’s key is withdrawn.' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Param('taskId', new ParseUUIDPipe()) taskId: string, @Req() req: BastionRequest) {
-    const [row, keys] = await this.db.inOrg(req.principal!, orgId, TASK_READ, async (tx) => {
+    const [row, keys] = await this.db.inOrg(req, orgId, async (tx) => {
       const found = (await tx.query<TaskRow>('select * from tasks where org_id = $1 and task_id = $2', [orgId, taskId])).rows[0];
       return [found, found ? await this.fields.wrappedKeysIn(tx, orgId, [found.description]) : undefined] as const;
     });
     if (!row) throw new ProblemError({ type: problemType('not-found'), title: 'no such task', status: 404 });
-    const [description] = await this.fields.openOne(req, orgId, TASK_READ, [descriptionRef(row)], keys);
+    const [description] = await this.fields.openOne(req, orgId, [descriptionRef(row)], keys);
     return taskView(row, { value: description!, unavailable: null });
   }
 
@@ -172,10 +169,9 @@ export class TasksController {
     @Body() body: UpdateTaskRequest,
     @Req() req: BastionRequest,
   ): Promise<void> {
-    const requirement: Requirement = { permission: 'task:update', agentCapability: 'task:work_assigned' };
     // A title-only change needs no key, so it still works while the org's key is withdrawn.
-    const sealer = body.description ? await this.fields.sealerFor(req, orgId, requirement) : undefined;
-    await this.db.inOrg(req.principal!, orgId, requirement, (tx) =>
+    const sealer = body.description ? await this.fields.sealerFor(req, orgId) : undefined;
+    await this.db.inOrg(req, orgId, (tx) =>
       runTaskCommand(
         tx,
         req,
@@ -198,7 +194,7 @@ export class TasksController {
     @Body() body: AssignTaskRequest,
     @Req() req: BastionRequest,
   ): Promise<void> {
-    await this.db.inOrg(req.principal!, orgId, { permission: 'task:update' }, async (tx) => {
+    await this.db.inOrg(req, orgId, async (tx) => {
       if (body.assignee) await assertAssignable(tx, orgId, body.assignee);
       return runTaskCommand(tx, req, orgId, taskId, { type: 'AssignTask', data: { assignee: body.assignee ?? null }, actor: actorOf(req) });
     });
@@ -215,7 +211,7 @@ export class TasksController {
     @Body() body: MoveTaskRequest,
     @Req() req: BastionRequest,
   ): Promise<void> {
-    await this.db.inOrg(req.principal!, orgId, { permission: 'task:update', agentCapability: 'task:work_assigned' }, (tx) =>
+    await this.db.inOrg(req, orgId, (tx) =>
       runTaskCommand(tx, req, orgId, taskId, { type: 'MoveTask', data: { to: body.to, position: body.position }, actor: actorOf(req) }),
     );
   }
@@ -230,7 +226,7 @@ export class TasksController {
     @Body() body: CancelTaskRequest,
     @Req() req: BastionRequest,
   ): Promise<void> {
-    await this.db.inOrg(req.principal!, orgId, { permission: 'task:update' }, (tx) =>
+    await this.db.inOrg(req, orgId, (tx) =>
       runTaskCommand(tx, req, orgId, taskId, { type: 'CancelTask', data: { reason: body.reason ?? null }, actor: actorOf(req) }),
     );
   }

@@ -65,7 +65,7 @@ export class AgentKeysController {
       [{ type: 'AgentKeyIssued', data: { agentId, orgId, keyId, prefix: issued.prefix, expiresAt: expiresAt.toISOString() } }],
       commandContext(req, { orgId }),
     );
-    const ok = await this.db.as(req.principal!, orgId, (tx) =>
+    const ok = await this.db.inOrg(req, orgId, (tx) =>
       new IdentityRepository(tx).issueAgentKey({ orgId, agentId, keyId, prefix: issued.prefix, keyHash: issued.hash, expiresAt, event: event! }),
     );
     if (!ok) throw new ProblemError({ type: problemType('not-found'), title: 'no such agent', status: 404 });
@@ -86,7 +86,7 @@ export class AgentKeysController {
     @Req() req: BastionRequest,
   ): Promise<void> {
     const [event] = toNewEvents<AgentKeyRevoked>([{ type: 'AgentKeyRevoked', data: { agentId, orgId, keyId } }], commandContext(req, { orgId }));
-    const ok = await this.db.as(req.principal!, orgId, (tx) => new IdentityRepository(tx).revokeAgentKey(orgId, agentId, keyId, event!));
+    const ok = await this.db.inOrg(req, orgId, (tx) => new IdentityRepository(tx).revokeAgentKey(orgId, agentId, keyId, event!));
     if (!ok) throw new ProblemError({ type: problemType('not-found'), title: 'no such key', status: 404 });
   }
 

@@ -22,7 +22,7 @@ export class CreateAgentRequest {
 export class CreateAgentController {
   constructor(private readonly db: SessionDatabase) {}
 
-  /** `agent:create`: checked by the definer function against the caller's membership, in the same transaction. */
+  /** `agent:create`: checked first by `inOrg` (the declaration), then again by the definer function, in the same transaction. */
   @HumansOnly()
   @Requires('agent:create')
   @ApiBearerAuth()
@@ -36,7 +36,7 @@ export class CreateAgentController {
   ): Promise<{ id: string }> {
     const agentId = uuidv7();
     const [event] = toNewEvents<AgentCreated>([{ type: 'AgentCreated', data: { agentId, orgId, name: body.name.trim() } }], commandContext(req, { orgId }));
-    await this.db.as(req.principal!, orgId, (tx) => new IdentityRepository(tx).createAgent(orgId, agentId, body.name.trim(), event!));
+    await this.db.inOrg(req, orgId, (tx) => new IdentityRepository(tx).createAgent(orgId, agentId, body.name.trim(), event!));
     return { id: agentId };
   }
 }

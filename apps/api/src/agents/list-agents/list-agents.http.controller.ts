@@ -14,7 +14,7 @@ export class ListAgentsController {
   @Get()
   @ApiOkResponse({ description: '{agents: [{id, name, createdBy, createdAt, activeKeys}]}' })
   async list(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'agent:view' }, async (tx) =>
+    const rows = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query('select * from agents where org_id = $1 order by created_at', [orgId])).rows,
     );
     return { agents: rows.map((r) => ({ id: r.agent_id, name: r.name, createdBy: r.created_by, createdAt: r.created_at, activeKeys: r.active_keys })) };

@@ -50,7 +50,7 @@ export class CreateOrganizationController {
     const events = toNewEvents([...decided, added], commandContext(req, { orgId }));
     await this.db.as(principal, null, (tx) => new IdentityRepository(tx).createOrganization(orgId, events));
     try {
-      await this.keys.ensureDataKey((work) => this.db.inOrg(principal, orgId, { permission: 'org:security' }, work), orgId, (event) =>
+      await this.keys.ensureDataKey((work) => this.db.inOrgAlsoRequiring(req, orgId, 'org:security', work), orgId, (event) =>
         toNewEvents([event], commandContext(req, { orgId }))[0]!,
       );
     } catch (error) {

@@ -33,7 +33,7 @@ export class OrganizationsController {
   @Get(':orgId')
   @ApiOkResponse({ description: '{id, name, createdAt, provisioned}' })
   async get(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const row = await this.db.inOrg(req.principal!, orgId, { permission: 'team:view' }, async (tx) =>
+    const row = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query('select org_id, name, created_at, provisioned_at from organizations where org_id = $1', [orgId])).rows[0],
     );
     if (!row) throw new ProblemError({ type: problemType('not-found'), title: 'no such organisation (yet)', status: 404 });

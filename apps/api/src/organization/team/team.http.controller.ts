@@ -18,6 +18,7 @@ import { personalSubjectsOf, revealPersonal, sealPersonal } from '@bastion/infra
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { TeamRepository } from '@bastion/infra/organization/team.repository';
 import { IsEmail, IsIn, IsString, Length, MaxLength } from 'class-validator';
+import type { PoolClient } from 'pg';
 import { HumansOnly } from '../../auth/public.decorator';
 import { type BastionRequest, commandContext } from '../../auth/request-context';
 import { Requires } from '../../auth/requires.decorator';
@@ -88,7 +89,7 @@ export class TeamController {
       [{ type: 'MemberInvited', data: { orgId, invitationId, email: sealedEmail, role: body.role, expiresAt: expiresAt.toISOString() } }],
       commandContext(req, { orgId }),
     );
-    await this.db.inOrg(req.principal!, orgId, { permission: 'team:invite' }, (tx) =>
+    await this.db.inOrg(req, orgId, (tx) =>
       new TeamRepository(tx).invite({ orgId, invitationId, email, emailNormalized: normalizeEmail(email), role: body.role, tokenHash: hash, expiresAt, event: event! }),
     );
     const link = `${publicUrlOf(this.config)}/invitations#token=${token}`;
@@ -111,7 +112,7 @@ export class TeamController {
     @Req() req: BastionRequest,
   ): Promise<void> {
     const [event] = toNewEvents<InvitationRevoked>([{ type: 'InvitationRevoked', data: { orgId, invitationId } }], commandContext(req, { orgId }));
-    const ok = await this.db.inOrg(req.principal!, orgId, { permission: 'team:invite' }, (tx) => new TeamRepository(tx).revokeInvitation(orgId, invitationId, event!));
+    const ok = await this.db.inOrg(req, orgId, (tx) => new TeamRepository(tx).revokeInvitation(orgId, invitationId, event!));
     if (!ok) throw notFound('pending invitation');
   }
 
@@ -139,7 +140,7 @@ export class TeamController {
   @Get('v1/orgs/:orgId/members')
   @ApiOkResponse({ description: '{members: [{userId, role, displayName, email, joinedAt}]}' })
   async members(@Param('orgId', new ParseUUIDPipe()) orgId: string, @Req() req: BastionRequest) {
-    const rows = await this.db.inOrg(req.principal!, orgId, { permission: 'team:view' }, async (tx) =>
+    const rows = await this.db.inOrg(req, orgId, async (tx) =>
       (await tx.query('select user_id, role, display_name, email, joined_at from org_members where org_id = $1 order by joined_at', [orgId])).rows,
     );
     // Names and emails are projected as sealed in the events; an erased person's show as null.
@@ -168,7 +169,7 @@ export class TeamController {
     @Req() req: BastionRequest,
   ): Promise<void> {
     const [event] = toNewEvents<MemberRoleChanged>([{ type: 'MemberRoleChanged', data: { orgId, userId, from: null, to: body.role } }], commandContext(req, { orgId }));
-    const ok = await this.db.inOrg(req.principal!, orgId, { permission: 'team:manage' }, (tx) => new TeamRepository(tx).changeRole(orgId, userId, body.role, event!));
+    const ok = await this.db.inOrg(req, orgId, (tx) => new TeamRepository(tx).changeRole(orgId, userId, body.role, event!));
     if (!ok) throw notFound('member');
   }
 
@@ -190,8 +191,9 @@ export class TeamController {
     const [event] = self
       ? toNewEvents<MemberLeft>([{ type: 'MemberLeft', data: { orgId, userId } }], commandContext(req, { orgId }))
       : toNewEvents<MemberRemoved>([{ type: 'MemberRemoved', data: { orgId, userId } }], commandContext(req, { orgId }));
-    const requirement = { permission: self ? ('platform' as const) : ('team:manage' as const) };
-    const ok = await this.db.inOrg(req.principal!, orgId, requirement, (tx) => new TeamRepository(tx).remove(orgId, userId, event!));
+    // Leaving asks only what the route declares; removing someone else asks team:manage as well.
+    const remove = (tx: PoolClient) => new TeamRepository(tx).remove(orgId, userId, event!);
+    const ok = await (self ? this.db.inOrg(req, orgId, remove) : this.db.inOrgAlsoRequiring(req, orgId, 'team:manage', remove));
     if (!ok) throw notFound('member');
   }
 }
