@@ -8,12 +8,14 @@ import type { KmsRouter } from '@bastion/infra/crypto/org-keys';
 import { personKeyWrappingAad } from '@bastion/infra/crypto/person-keys';
 import { KMS_ROUTER } from '../security/security.tokens';
 import { parseEml } from '@bastion/infra/mail/parse-eml';
-import { PASSWORD_HASHING, type PasswordHashing } from './identity.ports';
+import { AfterResponse } from '../http/after-response';
+import { MAIL_SENDER, type MailSender, PASSWORD_HASHING, type PasswordHashing } from './identity.ports';
 import { PersonalData } from './personal-data/personal-data';
 import { type TestApi, startTestApi } from '../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
 import { call, decodeJwt, refreshCookie, tokenFromMail } from '../../../../test/support/http';
 import { newUser, signIn, signUp, STRONG_PASSWORD } from '../../../../test/support/identity';
+import { eventually } from '../../../../test/support/events';
 import { requestDataOf } from '../../../../test/support/personal-data';
 import { dropPrefix } from '../../../../test/support/redis';
 
@@ -52,6 +54,12 @@ function mailsTo(on: TestApi, to: string): { subject: string; text: string }[] {
     .map((name) => parseEml(readFileSync(join(on.mailDir, name))))
     .filter((mail) => mail.to.toLowerCase() === to.toLowerCase());
 }
+/** Waits for the work an API does after its answers (a reset request's lookup, token, event and mail). */
+const settled = (on: TestApi): Promise<void> => on.app.get(AfterResponse, { strict: false }).drain();
+const resetMailsTo = (on: TestApi, to: string) => mailsTo(on, to).filter((m) => m.subject === 'Reset your Bastion password');
+const resetTokensOf = async (userId: string): Promise<number> =>
+  (await admin.query("select count(*)::int as n from authz.email_tokens where user_id = $1 and purpose = 'reset_password'", [userId])).rows[0].n;
+
 /** The IP address an event recorded, opened with its person's key (it is stored only sealed). */
 async function recordedIp(userId: string, metadata: { ip: string | null; requestId: string | null }): Promise<string> {
   const personal = api.app.get(PersonalData, { strict: false });
@@ -417,6 +425,7 @@ describe('password reset', () => {
     const user = await newUser(api);
     expect((await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: `nobody-${randomUUID()}@example.com` } })).status).toBe(202);
     expect((await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email } })).status).toBe(202);
+    await settled(api);
     const token = tokenFromMail(api.mailDir, user.email, 'Reset token');
     const newPassword = 'a brand new passphrase 77';
     expect((await call(api, 'POST', '/v1/auth/password/reset', { body: { token, password: newPassword } })).status).toBe(204);
@@ -425,6 +434,108 @@ describe('password reset', () => {
     expect((await call(api, 'POST', '/v1/auth/refresh', { cookie: user.cookie })).status).toBe(401);
     await expect(signIn(api, user.email)).rejects.toThrow(/401/);
     await signIn(api, user.email, newPassword);
+  });
+
+  it('a reset request answers before any account work: same 202 for a known and an unknown email, and the mail arrives afterwards', async () => {
+    const user = await signUp(api);
+    const stranger = `nobody-${randomUUID()}@example.com`;
+    // Hold the work each request hands over for after its answer, to look at what had been done when it answered.
+    const after = api.app.get(AfterResponse, { strict: false });
+    const run = after.run.bind(after);
+    const held: (() => void)[] = [];
+    const hold = jest.spyOn(after, 'run').mockImplementation((res, about, work) => void held.push(() => run(res, about, work)));
+    let known, unknown;
+    try {
+      known = await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email.toUpperCase() } });
+      unknown = await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: stranger } });
+    } finally {
+      hold.mockRestore();
+    }
+    expect([known.status, unknown.status]).toEqual([202, 202]);
+    expect(known.body).toEqual(unknown.body);
+    expect(known.headers.get('content-type')).toBe(unknown.headers.get('content-type'));
+    expect(known.headers.get('content-length')).toBe(unknown.headers.get('content-length'));
+    // Both answered with the same work handed over, none of it begun: no lookup told them apart, no token, no event, no mail.
+    expect(held).toHaveLength(2);
+    expect(await resetTokensOf(user.userId)).toBe(0);
+    expect(await typesOf(`user-${user.userId}`)).not.toContain('PasswordResetRequested');
+    expect(resetMailsTo(api, user.email)).toEqual([]);
+
+    for (const release of held) release();
+    await settled(api);
+    expect(resetMailsTo(api, user.email)).toHaveLength(1);
+    expect(resetMailsTo(api, stranger)).toEqual([]);
+    expect(await resetTokensOf(user.userId)).toBe(1);
+    expect((await typesOf(`user-${user.userId}`)).filter((t) => t === 'PasswordResetRequested')).toHaveLength(1);
+  });
+
+  it('a reset whose mail fails after the answer is logged without the email or the token, and the API carries on', async () => {
+    const user = await signUp(api);
+    const mail = api.app.get<MailSender>(MAIL_SENDER, { strict: false });
+    let token = '';
+    const refuse = jest.spyOn(mail, 'send').mockImplementationOnce(async (message) => {
+      token = /Reset token: (\S+)/.exec(message.text)![1]!;
+      throw Object.assign(new Error(`550 mailbox unavailable: <${message.to}> (${token})`), { code: 'EENVELOPE' });
+    });
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const logged = api.logs.length;
+      expect((await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email } })).status).toBe(202);
+      await settled(api);
+      const lines = api.logs.slice(logged).filter((line) => line.includes('after response'));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        level: 'error',
+        msg: 'after response: password reset request failed',
+        requestId: expect.any(String),
+        error: { name: 'Error', kind: 'EENVELOPE', message: expect.stringContaining('550 mailbox unavailable') },
+      });
+      expect(token).not.toBe('');
+      expect(lines[0]).not.toContain(token);
+      expect(lines[0]!.toLowerCase()).not.toContain(user.email.toLowerCase());
+      // The API still answers, and the next request's mail goes out.
+      expect((await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email } })).status).toBe(202);
+      await settled(api);
+      expect(resetMailsTo(api, user.email)).toHaveLength(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(rejections).toEqual([]);
+    } finally {
+      refuse.mockRestore();
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
+  it('graceful shutdown waits for a reset mail still being sent after the answer', async () => {
+    const own = await startTestApi(db);
+    let release = (): void => undefined;
+    try {
+      const user = await signUp(own);
+      const mail = own.app.get<MailSender>(MAIL_SENDER, { strict: false });
+      const send = mail.send.bind(mail);
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let calls = 0;
+      jest.spyOn(mail, 'send').mockImplementation(async (message) => {
+        calls += 1;
+        await gate;
+        return send(message);
+      });
+      expect((await call(own, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email } })).status).toBe(202);
+      await eventually(async () => (calls > 0 ? true : undefined));
+      expect(resetMailsTo(own, user.email)).toEqual([]);
+
+      let closed = false;
+      const closing = own.close().then(() => void (closed = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(closed).toBe(false);
+      release();
+      await closing;
+      expect(resetMailsTo(own, user.email)).toHaveLength(1);
+    } finally {
+      release();
+      await dropPrefix(own.redisPrefix);
+    }
   });
 });
 
@@ -470,9 +581,11 @@ describe('limits on sign-ups, reset requests and failed sign-ins', () => {
     expect(refused.status).toBe(429);
     expect(refused.body.type).toBe('urn:bastion:problem:too-many-requests');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    await settled(proxied);
     expect(mailsTo(proxied, user.email)).toEqual([]);
     expect(await typesOf(`user-${user.userId}`)).not.toContain('PasswordResetRequested');
     expect((await resetFrom('198.51.100.22', user.email)).status).toBe(202);
+    await settled(proxied);
     expect(mailsTo(proxied, user.email)).toHaveLength(1);
   });
 
@@ -484,6 +597,7 @@ describe('limits on sign-ups, reset requests and failed sign-ins', () => {
     expect(replies.map((r) => r.status)).toEqual(Array(10).fill(202));
     expect(new Set(replies.map((r) => JSON.stringify(r.body))).size).toBe(1);
     expect(replies.every((r) => r.headers.get('retry-after') === null)).toBe(true);
+    await settled(proxied);
     expect(mailsTo(proxied, user.email).map((m) => m.subject)).toEqual(Array(3).fill('Reset your Bastion password'));
     // Past the limit nothing is done at all: three links, three events.
     expect((await typesOf(`user-${user.userId}`)).filter((t) => t === 'PasswordResetRequested')).toHaveLength(3);

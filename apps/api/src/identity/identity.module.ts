@@ -18,6 +18,7 @@ import type Redis from 'ioredis';
 import { AgentKeysController } from '../agents/agent-keys/agent-keys.http.controller';
 import { CreateAgentController } from '../agents/create-agent/create-agent.http.controller';
 import { BrowserCredentialsGuard } from '../auth/browser-credentials.guard';
+import { AfterResponse } from '../http/after-response';
 import { SessionDatabase } from '../auth/session-database';
 import { ListAgentsController } from '../agents/list-agents/list-agents.http.controller';
 import { CreateOrganizationController } from '../organization/create-organization/create-organization.http.controller';
@@ -65,6 +66,7 @@ const passwordRules: PasswordRules = {
   providers: [
     SessionDatabase,
     SessionIssuer,
+    AfterResponse,
     BrowserCredentialsGuard,
     { provide: PASSWORD_HASHING, useValue: new PasswordHasher() },
     {

@@ -9,9 +9,10 @@ import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
 import type { Response } from 'express';
 import { HumansOnly, Public } from '../../auth/public.decorator';
 import { Requires } from '../../auth/requires.decorator';
-import { type BastionRequest, commandContext } from '../../auth/request-context';
+import { type BastionRequest, commandContext, requestIdOf } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
 import { PersonalData } from '../personal-data/personal-data';
+import { AfterResponse } from '../../http/after-response';
 import { ProblemError, problemType } from '../../http/problem';
 import { hashEmailToken, newEmailToken } from '../email-tokens';
 import { assertAcceptablePassword, MAIL_SENDER, type MailSender, PASSWORD_HASHING, PASSWORD_RULES, type PasswordHashing, type PasswordRules } from '../identity.ports';
@@ -63,13 +64,18 @@ export class ResetPasswordController {
     @Inject(MAIL_SENDER) private readonly mail: MailSender,
     @Inject(ACCOUNT_REQUEST_LIMITER) private readonly limiter: AccountRequestLimiter,
     private readonly personal: PersonalData,
+    private readonly after: AfterResponse,
   ) {}
 
-  /** Always 202, whether or not the email has an account: the answer reveals nothing. */
+  /**
+   * Always 202, whether or not the email has an account, and at once: before the answer only the body is validated
+   * and the limits counted, the same work for any email; the lookup, token, event and mail come after it
+   * ({@link AfterResponse}), so neither the answer nor its timing reveals an account.
+   */
   @Public()
   @Post('reset-request')
   @HttpCode(202)
-  @ApiAcceptedResponse({ description: 'If the email has an account, a single-use link valid 30 minutes was sent (at most three an hour).' })
+  @ApiAcceptedResponse({ description: 'If the email has an account, a single-use link valid 30 minutes will be sent (at most three an hour).' })
   @ApiTooManyRequestsResponse({ description: 'Too many reset requests from this address; see Retry-After.' })
   async request(@Body() body: RequestPasswordResetRequest, @Req() req: BastionRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
     const gate = await this.limiter.mailRequestFrom(req.ip ?? 'unknown');
@@ -78,8 +84,22 @@ export class ResetPasswordController {
     // Per email address the limit is silent: past it, the same 202 and nothing else (no link, no event, no mail).
     // It counts every address, with an account or not, so a 429 would reveal no account; but it would tell anyone
     // that someone (most likely the owner) asked recently, and the owner already holds the links sent so far.
-    if (!(await this.limiter.mailTo('password-reset', this.personal.keys.emailLookupOf(emailNormalized).toString('hex')))) return;
+    const emailKey = this.personal.keys.emailLookupOf(emailNormalized).toString('hex');
+    if (!(await this.limiter.mailTo('password-reset', emailKey))) return;
+    // The token is drawn for every email alike (a few microseconds); the request id and IP (read by the limiter
+    // above, while the connection is open) are what the event's metadata needs after the answer.
     const { token, hash } = newEmailToken();
+    const about = {
+      what: 'password reset request',
+      requestId: requestIdOf(req),
+      secrets: [body.email, emailNormalized, token],
+      serialKey: `password-reset:${emailKey}`,
+    };
+    this.after.run(res, about, () => this.mailResetLink(req, emailNormalized, token, hash));
+  }
+
+  /** After the answer: a link, an event and a mail for an account; nothing at all for an unknown email. */
+  private async mailResetLink(req: BastionRequest, emailNormalized: string, token: string, hash: Buffer): Promise<void> {
     // Only a known account gets an event (and so needs its key); an unknown email leaves no trace at all.
     const known = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(emailNormalized));
     if (known) await this.personal.prepare(req, known.user_id);
@@ -143,3 +163,4 @@ export class ResetPasswordController {
     if (!userId) throw invalidToken();
   }
 }
+
