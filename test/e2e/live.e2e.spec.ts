@@ -95,6 +95,14 @@ describe('the live WebSocket feed', () => {
     await expect(connect('x'.repeat(43))).rejects.toThrow('refused: 401');
   });
 
+  it('a revoked session gets no ticket, though its access token has not expired', async () => {
+    const org = await newOrg(api);
+    expect((await call(api, 'POST', '/v1/auth/logout', { cookie: org.admin.cookie })).status).toBe(204);
+    const refused = await call(api, 'POST', '/v1/ws/tickets', { token: org.admin.accessToken });
+    expect(refused.status).toBe(401);
+    expect(refused.body.ticket).toBeUndefined();
+  });
+
   it('a socket is closed when its session is revoked', async () => {
     const org = await newOrg(api);
     const live = await connect(await ticketFor(org.admin));
