@@ -89,6 +89,7 @@ describe('the full journey', () => {
     expect((await call(api, 'PATCH', `/v1/orgs/${orgId}/members/${colleagueId}`, { token, body: { role: 'viewer' }, headers })).status).toBe(204);
     await call(api, 'POST', `/v1/orgs/${orgId}/tasks/${taskId}/cancel`, { token, body: { reason: 'done differently' }, headers });
     await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'not the password at all' }, headers });
+    await api.settled(); // the failure is recorded after the answer
     // The colleague's first refresh token, presented after two rotations: a reuse, which revokes their session.
     const colleagueFirst = refreshCookie(colleague)!;
     const colleagueNext = refreshCookie(await call(api, 'POST', '/v1/auth/refresh', { cookie: colleagueFirst, headers }))!;

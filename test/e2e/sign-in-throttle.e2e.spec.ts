@@ -32,6 +32,7 @@ describe('credential stuffing cannot flood the immutable log', () => {
     const { userId, email } = await signUp(api);
     for (let i = 0; i < 10; i += 1) await call(api, 'POST', '/v1/auth/password', { body: { email, password: `wrong password ${i}!` } });
     for (let i = 0; i < 6; i += 1) expect((await call(api, 'POST', '/v1/auth/password', { body: { email, password: `again ${i} wrong pw` } })).status).toBe(429);
+    await api.settled(); // the failures' events and the burst's report are written after each answer
     const store = new PostgresEventStore(poolFor(db.adminUrl));
     expect((await store.readStream(`user-${userId}`)).filter((e) => e.type === 'SignInThrottled')).toHaveLength(0);
 

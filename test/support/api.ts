@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { createApi } from '../../apps/api/src/create-api';
+import { AfterResponse } from '../../apps/api/src/http/after-response';
 import { loadConfig } from '../../libs/infra/src/config/config';
 import { JsonLogger } from '../../libs/infra/src/runtime/logger';
 import type { TestDatabase } from './database';
@@ -17,6 +18,8 @@ export interface TestApi {
   readonly keysDir: string;
   readonly redisPrefix: string;
   readonly logs: string[];
+  /** Waits for the work routes do after they answer (a sign-in failure's record, a reset mail). */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     keysDir,
     redisPrefix: prefix,
     logs,
+    settled: () => app.get(AfterResponse, { strict: false }).drain(),
     close: () => app.close(),
   };
 }

@@ -55,7 +55,7 @@ function mailsTo(on: TestApi, to: string): { subject: string; text: string }[] {
     .filter((mail) => mail.to.toLowerCase() === to.toLowerCase());
 }
 /** Waits for the work an API does after its answers (a reset request's lookup, token, event and mail). */
-const settled = (on: TestApi): Promise<void> => on.app.get(AfterResponse, { strict: false }).drain();
+const settled = (on: TestApi): Promise<void> => on.settled();
 const resetMailsTo = (on: TestApi, to: string) => mailsTo(on, to).filter((m) => m.subject === 'Reset your Bastion password');
 const resetTokensOf = async (userId: string): Promise<number> =>
   (await admin.query("select count(*)::int as n from authz.email_tokens where user_id = $1 and purpose = 'reset_password'", [userId])).rows[0].n;
@@ -190,11 +190,40 @@ describe('password sign-in', () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body).toEqual({ ...unknown.body, instance: wrong.body.instance });
+    await settled(api); // failures are recorded after the answer
     const failures = (await events.readStream(`user-${userId}`)).filter((e) => e.type === 'SignInFailed');
     expect(failures).toHaveLength(1);
     expect(failures[0]!.metadata).toMatchObject({ ip: expect.stringMatching(new RegExp(`^pd1:${userId}:`)), actor: { type: 'human', id: userId } });
     expect(await recordedIp(userId, failures[0]!.metadata)).toBe('127.0.0.1');
     expect(JSON.stringify(failures)).not.toContain('not the right one at all');
+  });
+
+  it('a failed sign-in answers before it records anything, so a never-seen email costs the answer no key creation', async () => {
+    const { userId, email } = await signUp(api);
+    const stranger = `nobody-${randomUUID()}@example.com`;
+    const personKeys = async () => (await admin.query<{ n: number }>('select count(*)::int as n from authz.person_keys')).rows[0]!.n;
+    const keysBefore = await personKeys();
+    // Hold the work each failure hands over for after its answer, to look at what had been done when it answered.
+    const after = api.app.get(AfterResponse, { strict: false });
+    const run = after.run.bind(after);
+    const held: (() => void)[] = [];
+    const hold = jest.spyOn(after, 'run').mockImplementation((res, about, work) => void held.push(() => run(res, about, work)));
+    let known, unknown;
+    try {
+      known = await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'not the right one at all' } });
+      unknown = await call(api, 'POST', '/v1/auth/password', { body: { email: stranger, password: 'not the right one at all' } });
+    } finally {
+      hold.mockRestore();
+    }
+    expect([known.status, unknown.status]).toEqual([401, 401]);
+    expect(held).toHaveLength(2);
+    // When both answered: no key made for the stranger's email, no event for either.
+    expect(await personKeys()).toBe(keysBefore);
+    expect((await events.readStream(`user-${userId}`)).map((e) => e.type)).not.toContain('SignInFailed');
+    for (const release of held) release();
+    await settled(api);
+    expect((await events.readStream(`user-${userId}`)).filter((e) => e.type === 'SignInFailed')).toHaveLength(1);
+    expect(await personKeys()).toBeGreaterThan(keysBefore);
   });
 
   it('refuses sign-in without an allowed Origin, or without a JSON body (CSRF)', async () => {
@@ -217,6 +246,7 @@ describe('password sign-in', () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     for (let i = 0; i < 5; i += 1) await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'x'.repeat(20) } });
+    await settled(api);
     const stream = await events.readStream(`user-${userId}`);
     // Ten failures are ten events, the last one saying it locked the account; the refused burst adds none yet.
     expect(stream.filter((e) => e.type === 'SignInFailed')).toHaveLength(10);
@@ -230,6 +260,7 @@ describe('password sign-in', () => {
       body: { email, password: 'wrong password here' },
       headers: { 'x-forwarded-for': '203.0.113.77' },
     });
+    await settled(api);
     const failure = (await events.readStream(`user-${userId}`)).find((e) => e.type === 'SignInFailed')!;
     expect(JSON.stringify(failure)).not.toContain('203.0.113.77');
     expect(await recordedIp(userId, failure.metadata)).toBe('127.0.0.1');

@@ -12,8 +12,9 @@ import { unauthenticated } from '../../auth/authentication.guard';
 import { BrowserCredentialsGuard } from '../../auth/browser-credentials.guard';
 import { Public } from '../../auth/public.decorator';
 import { setRefreshCookie } from '../../auth/refresh-cookie';
-import { type BastionRequest, commandContext } from '../../auth/request-context';
+import { type BastionRequest, commandContext, requestIdOf } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
+import { AfterResponse } from '../../http/after-response';
 import { ProblemError, problemType } from '../../http/problem';
 import { PASSWORD_HASHING, type PasswordHashing } from '../identity.ports';
 import { PersonalData } from '../personal-data/personal-data';
@@ -49,6 +50,7 @@ export class SignInWithPasswordController {
     @Inject(THROTTLE_REPORTS) private readonly throttleReports: JobQueue<'sign-in-throttle-reports'>,
     @Inject(ACCESS_TOKENS) private readonly tokens: AccessTokens,
     private readonly personal: PersonalData,
+    private readonly after: AfterResponse,
   ) {}
 
   @Public()
@@ -74,21 +76,11 @@ export class SignInWithPasswordController {
     const gate = await this.limiter.check(hashOfEmail, ip);
     if (!gate.allowed) {
       if (gate.firstOfBurst) {
-        const user = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalized));
-        const subject = gate.scope === 'account' ? hashOfEmail : ip;
-        // The report names the email only by its erasable pseudonym (its person subject), never by a hash of it.
-        const emailPerson = await this.personal.prepareEmail(req, normalized);
-        await this.throttleReports.add(
-          `sign-in-throttled-${gate.scope}-${subject.replace(/[^A-Za-z0-9]/g, '_')}-${Date.now()}`,
-          {
-            scope: gate.scope,
-            subject,
-            userId: user?.user_id ?? null,
-            emailHash: emailPerson.subject,
-            windowSeconds: gate.retryAfterSeconds,
-            correlationId: commandContext(req).correlationId,
-          },
-          { delayMs: gate.retryAfterSeconds * 1000 },
+        // After the answer too: preparing the email's person key costs time only for an email nobody has used.
+        this.after.run(
+          res,
+          { what: 'sign-in throttle report', requestId: requestIdOf(req), secrets: [body.email, normalized, body.password] },
+          () => this.reportThrottle(req, normalized, hashOfEmail, ip, gate),
         );
       }
       res.setHeader('Retry-After', String(gate.retryAfterSeconds));
@@ -104,19 +96,14 @@ export class SignInWithPasswordController {
     if (!ok) {
       const { lockedForSeconds } = await this.limiter.recordFailure(hashOfEmail, ip);
       const reason: SignInFailed['data']['reason'] = user?.disabled ? 'disabled' : lockedForSeconds ? 'locked' : 'bad_credentials';
-      // Keys before the transaction: the named email's (its pseudonym correlates attempts), and the account's when
-      // there is one (the request's IP address and user agent are sealed for it; else for the email's person).
-      const emailPerson = await this.personal.prepareEmail(req, normalized);
-      if (user) await this.personal.prepare(req, user.user_id);
-      const [event] = toNewEvents<SignInFailed>(
-        [{ type: 'SignInFailed', data: { userId: user?.user_id ?? null, emailHash: emailPerson.subject, reason } }],
-        commandContext(req, {
-          actor: user ? { type: 'human', id: user.user_id } : { type: 'system', id: 'anonymous' },
-          authMethod: 'password',
-          personSubject: user ? user.user_id.toLowerCase() : emailPerson.subject,
-        }),
+      // Recorded after the answer, so its timing cannot tell a known email from an unknown one: the first failure
+      // for an email nobody has used creates that email's person key (a KMS wrap and an insert), and the event goes
+      // to an account's stream or to a stream of its own. The limiter above has already counted the failure.
+      this.after.run(
+        res,
+        { what: 'sign-in failure record', requestId: requestIdOf(req), secrets: [body.email, normalized, body.password], serialKey: `sign-in:${hashOfEmail}` },
+        () => this.recordFailure(req, normalized, user?.user_id ?? null, reason),
       );
-      await this.db.anonymous((tx) => new IdentityRepository(tx).recordSignInFailure(user?.user_id ?? null, event!));
       throw unauthenticated();
     }
 
@@ -135,5 +122,47 @@ export class SignInWithPasswordController {
     );
     setRefreshCookie(res, started.refreshToken!, started.refreshMaxAge);
     return { accessToken: started.accessToken, tokenType: 'Bearer', expiresIn: started.expiresIn };
+  }
+
+  /** Keys before the transaction: the named email's (its pseudonym correlates attempts), and the account's when
+   * there is one (the request's IP address and user agent are sealed for it; else for the email's person). */
+  private async recordFailure(req: BastionRequest, normalized: string, userId: string | null, reason: SignInFailed['data']['reason']): Promise<void> {
+    const emailPerson = await this.personal.prepareEmail(req, normalized);
+    if (userId) await this.personal.prepare(req, userId);
+    const [event] = toNewEvents<SignInFailed>(
+      [{ type: 'SignInFailed', data: { userId, emailHash: emailPerson.subject, reason } }],
+      commandContext(req, {
+        actor: userId ? { type: 'human', id: userId } : { type: 'system', id: 'anonymous' },
+        authMethod: 'password',
+        personSubject: userId ? userId.toLowerCase() : emailPerson.subject,
+      }),
+    );
+    await this.db.anonymous((tx) => new IdentityRepository(tx).recordSignInFailure(userId, event!));
+  }
+
+  /** The first refusal of a burst queues one report (SignInThrottled, written by the worker when the lock ends). */
+  private async reportThrottle(
+    req: BastionRequest,
+    normalized: string,
+    hashOfEmail: string,
+    ip: string,
+    gate: { scope: 'account' | 'ip'; retryAfterSeconds: number },
+  ): Promise<void> {
+    const user = await this.db.anonymous((tx) => new IdentityRepository(tx).signInLookup(normalized));
+    const subject = gate.scope === 'account' ? hashOfEmail : ip;
+    // The report names the email only by its erasable pseudonym (its person subject), never by a hash of it.
+    const emailPerson = await this.personal.prepareEmail(req, normalized);
+    await this.throttleReports.add(
+      `sign-in-throttled-${gate.scope}-${subject.replace(/[^A-Za-z0-9]/g, '_')}-${Date.now()}`,
+      {
+        scope: gate.scope,
+        subject,
+        userId: user?.user_id ?? null,
+        emailHash: emailPerson.subject,
+        windowSeconds: gate.retryAfterSeconds,
+        correlationId: commandContext(req).correlationId,
+      },
+      { delayMs: gate.retryAfterSeconds * 1000 },
+    );
   }
 }
