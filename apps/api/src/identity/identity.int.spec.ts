@@ -67,6 +67,22 @@ async function recordedIp(userId: string, metadata: { ip: string | null; request
   return openPersonal(key, metadata.ip!, { record: metadata.requestId!, field: 'request.ip' });
 }
 
+/**
+ * Sends two requests while holding the work each hands over for after its answer, to look at what had been done
+ * when they answered; `held` releases that work.
+ */
+async function answeredWhileHeld<T>(send: () => Promise<[T, T]>): Promise<{ replies: [T, T]; held: (() => void)[] }> {
+  const after = api.app.get(AfterResponse, { strict: false });
+  const run = after.run.bind(after);
+  const held: (() => void)[] = [];
+  const hold = jest.spyOn(after, 'run').mockImplementation((res, about, work) => void held.push(() => run(res, about, work)));
+  try {
+    return { replies: await send(), held };
+  } finally {
+    hold.mockRestore();
+  }
+}
+
 describe('sign-up and email verification', () => {
   it('signs up, emails a single-use link, and verifies the address once', async () => {
     const email = `ada-${randomUUID()}@example.com`;
@@ -203,18 +219,13 @@ describe('password sign-in', () => {
     const stranger = `nobody-${randomUUID()}@example.com`;
     const personKeys = async () => (await admin.query<{ n: number }>('select count(*)::int as n from authz.person_keys')).rows[0]!.n;
     const keysBefore = await personKeys();
-    // Hold the work each failure hands over for after its answer, to look at what had been done when it answered.
-    const after = api.app.get(AfterResponse, { strict: false });
-    const run = after.run.bind(after);
-    const held: (() => void)[] = [];
-    const hold = jest.spyOn(after, 'run').mockImplementation((res, about, work) => void held.push(() => run(res, about, work)));
-    let known, unknown;
-    try {
-      known = await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'not the right one at all' } });
-      unknown = await call(api, 'POST', '/v1/auth/password', { body: { email: stranger, password: 'not the right one at all' } });
-    } finally {
-      hold.mockRestore();
-    }
+    const {
+      replies: [known, unknown],
+      held,
+    } = await answeredWhileHeld(async () => [
+      await call(api, 'POST', '/v1/auth/password', { body: { email, password: 'not the right one at all' } }),
+      await call(api, 'POST', '/v1/auth/password', { body: { email: stranger, password: 'not the right one at all' } }),
+    ]);
     expect([known.status, unknown.status]).toEqual([401, 401]);
     expect(held).toHaveLength(2);
     // When both answered: no key made for the stranger's email, no event for either.
@@ -470,18 +481,13 @@ describe('password reset', () => {
   it('a reset request answers before any account work: same 202 for a known and an unknown email, and the mail arrives afterwards', async () => {
     const user = await signUp(api);
     const stranger = `nobody-${randomUUID()}@example.com`;
-    // Hold the work each request hands over for after its answer, to look at what had been done when it answered.
-    const after = api.app.get(AfterResponse, { strict: false });
-    const run = after.run.bind(after);
-    const held: (() => void)[] = [];
-    const hold = jest.spyOn(after, 'run').mockImplementation((res, about, work) => void held.push(() => run(res, about, work)));
-    let known, unknown;
-    try {
-      known = await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email.toUpperCase() } });
-      unknown = await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: stranger } });
-    } finally {
-      hold.mockRestore();
-    }
+    const {
+      replies: [known, unknown],
+      held,
+    } = await answeredWhileHeld(async () => [
+      await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: user.email.toUpperCase() } }),
+      await call(api, 'POST', '/v1/auth/password/reset-request', { body: { email: stranger } }),
+    ]);
     expect([known.status, unknown.status]).toEqual([202, 202]);
     expect(known.body).toEqual(unknown.body);
     expect(known.headers.get('content-type')).toBe(unknown.headers.get('content-type'));
