@@ -1,7 +1,5 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import type { JsonLogger } from '@bastion/infra/runtime/logger';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import type { BastionRequest } from '../../auth/request-context';
-import { LOGGER } from '../../tokens';
 import { PersonalData } from './personal-data';
 
 /**
@@ -17,28 +15,14 @@ import { PersonalData } from './personal-data';
  */
 @Injectable()
 export class PersonalDataGuard implements CanActivate {
-  constructor(
-    private readonly personal: PersonalData,
-    @Inject(LOGGER) private readonly logger: JsonLogger,
-  ) {}
+  constructor(private readonly personal: PersonalData) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<BastionRequest>();
-    const holder = this.personal.attach(req);
+    this.personal.attach(req);
     const principal = req.principal;
-    if (!principal) return true;
-    const cached = this.personal.keys.peek(principal.id.toLowerCase());
-    if (cached !== undefined) {
-      holder.add(cached);
-      return true;
-    }
-    return this.personal.prepare(req, principal.id).then(
-      () => true,
-      (error: unknown) => {
-        this.logger.event('warn', 'personal data: could not load the person key; IP and user agent left out of events', { error });
-        return true;
-      },
-    );
+    if (!principal || this.personal.pin(req, principal.id)) return true;
+    return this.personal.prepareOrWarn(req, principal.id).then(() => true);
   }
 }

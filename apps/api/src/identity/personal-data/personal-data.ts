@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PersonKey, PersonKeyService } from '@bastion/infra/crypto/person-keys';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
+import type { JsonLogger } from '@bastion/infra/runtime/logger';
 import type { BastionRequest } from '../../auth/request-context';
 import { SessionDatabase } from '../../auth/session-database';
+import { LOGGER } from '../../tokens';
 import { PERSON_KEYS } from './personal-data.tokens';
 
 /** The person keys a request has loaded, then whatever this process still holds in memory. */
@@ -32,6 +34,7 @@ export class PersonalData {
   constructor(
     @Inject(PERSON_KEYS) readonly keys: PersonKeyService,
     private readonly db: SessionDatabase,
+    @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {}
 
   readonly transact = <T>(work: Parameters<SessionDatabase['anonymous']>[0]): Promise<T> => this.db.anonymous(work) as Promise<T>;
@@ -40,6 +43,29 @@ export class PersonalData {
   attach(req: BastionRequest): RequestPersonKeys {
     if (!(req.personKeys instanceof RequestPersonKeys)) req.personKeys = new RequestPersonKeys(this.keys);
     return req.personKeys as RequestPersonKeys;
+  }
+
+  /**
+   * True when this request can already seal for the account: its key was loaded here, or is still in this process's
+   * memory, in which case it is pinned to the request (it stays usable should the cache drop it mid-request).
+   */
+  pin(req: BastionRequest, accountId: string): boolean {
+    const holder = this.attach(req);
+    const key = holder.get(accountId.toLowerCase());
+    if (key !== undefined) holder.add(key);
+    return key !== undefined;
+  }
+
+  /**
+   * {@link prepare}, for a request whose events are worth more than their IP address and user agent: a key that
+   * cannot be loaded (KMS down) is logged and costs the events those two values, never the request.
+   */
+  async prepareOrWarn(req: BastionRequest, accountId: string): Promise<void> {
+    try {
+      await this.prepare(req, accountId);
+    } catch (error) {
+      this.logger.event('warn', 'personal data: could not load the person key; IP and user agent left out of events', { error });
+    }
   }
 
   /** Loads (creating on first need) the key of an account — a user or an agent — for this request. */

@@ -71,7 +71,7 @@ export class RefreshSessionController {
     // transaction, and the decision is taken again.
     let outcome = await this.decide(req, claims, now, false);
     if (outcome.kind === 'needs-person-key') {
-      await this.preparePerson(req, outcome.principalId);
+      await this.personal.prepareOrWarn(req, outcome.principalId);
       outcome = await this.decide(req, claims, now, true);
     }
     if (outcome.kind !== 'issue') {
@@ -123,7 +123,7 @@ export class RefreshSessionController {
           return { kind: 'issue' as const, counter: decision.counter, state };
         case 'reuse': {
           const owner = state.principal_id.toLowerCase();
-          if (!keyLoaded && this.personal.attach(req).get(owner) === undefined) return { kind: 'needs-person-key' as const, principalId: owner };
+          if (!keyLoaded && !this.personal.pin(req, owner)) return { kind: 'needs-person-key' as const, principalId: owner };
           const [event] = toNewEvents<RefreshTokenReuseDetected>(
             [{ type: 'RefreshTokenReuseDetected', data: { sessionId: claims.sessionId, presentedCounter: decision.presented, currentCounter: decision.current } }],
             commandContext(req, { actor: { type: 'system', id: 'bastion' }, sessionId: claims.sessionId, personSubject: owner }),
@@ -135,19 +135,6 @@ export class RefreshSessionController {
           return { kind: 'refuse' as const };
       }
     });
-  }
-
-  /**
-   * Loads the key of the person whose session a public route ends, so its event carries the request's IP address
-   * and user agent sealed for them. A key that cannot be loaded (KMS down) costs the event those two values, never
-   * the revocation.
-   */
-  private async preparePerson(req: BastionRequest, principalId: string): Promise<void> {
-    try {
-      await this.personal.prepare(req, principalId);
-    } catch (error) {
-      this.logger.event('warn', 'personal data: could not load the person key; IP and user agent left out of the event', { error });
-    }
   }
 
   /** Ends the session of the refresh cookie (the family is revoked; its access tokens stop at their next request). */
@@ -165,7 +152,7 @@ export class RefreshSessionController {
     // for; an unknown or already revoked session records nothing, so needs no key.
     const session = await this.db.anonymous((tx) => new IdentityRepository(tx).refreshState(claims.sessionId));
     const owner = session && !session.revoked ? session.principal_id.toLowerCase() : null;
-    if (owner !== null && this.personal.attach(req).get(owner) === undefined) await this.preparePerson(req, owner);
+    if (owner !== null && !this.personal.pin(req, owner)) await this.personal.prepareOrWarn(req, owner);
     const [event] = toNewEvents<SessionRevoked>(
       [{ type: 'SessionRevoked', data: { sessionId: claims.sessionId, reason: 'logout' } }],
       commandContext(req, { sessionId: claims.sessionId, personSubject: owner }),
