@@ -1,7 +1,6 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { isAbsolute, join } from 'node:path';
 import { CONFIG, type Config } from '@bastion/infra/config/config';
-import { projectRoot } from '@bastion/infra/config/project-root';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { loadServerSecrets, type ServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { openRolePool } from '@bastion/infra/database/pools';
 import { assertLoginPrivileges, assertProductionLogins } from '@bastion/infra/database/process-logins';
@@ -31,9 +30,7 @@ export interface ApiInfrastructure {
  */
 export async function openApiInfrastructure(config: Config, logger: JsonLogger): Promise<ApiInfrastructure> {
   assertProductionLogins('api', config);
-  const secretFile = isAbsolute(config.BASTION_SERVER_SECRET_FILE)
-    ? config.BASTION_SERVER_SECRET_FILE
-    : join(projectRoot(), config.BASTION_SERVER_SECRET_FILE);
+  const secretFile = fromProjectRoot(config.BASTION_SERVER_SECRET_FILE);
   const secrets = loadServerSecrets(config, secretFile);
   const tokens = await JwtAccessTokens.open(config);
   // Idle connections stay open: a burst after a quiet spell otherwise pays connection set-up on the request path

@@ -8,9 +8,8 @@ import { SYSTEM_ACTOR, toNewEvents } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
-import { isAbsolute } from 'node:path';
 import { loadConfig } from '@bastion/infra/config/config';
-import { projectRoot } from '@bastion/infra/config/project-root';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { KeyDirectory, rotateSigningKeys } from '@bastion/infra/crypto/jwt';
 import { erasePerson, personEmailLookupKey } from '@bastion/infra/crypto/person-keys';
 import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
@@ -85,7 +84,7 @@ async function main(): Promise<void> {
         process.exitCode = 2;
         return;
       }
-      const dir = isAbsolute(config.JWT_KEYS_DIR) ? config.JWT_KEYS_DIR : join(projectRoot(), config.JWT_KEYS_DIR);
+      const dir = fromProjectRoot(config.JWT_KEYS_DIR);
       const summary = await rotateSigningKeys(new KeyDirectory(dir), new Date());
       say(`signing keys in ${dir}: added ${summary.added.join(', ')} (signs from ${summary.signsFrom.toISOString()})`);
       if (summary.retired.length) say(`retired: ${summary.retired.join(', ')} (published until their tokens expire)`);
@@ -103,7 +102,7 @@ async function main(): Promise<void> {
     }
     case 'erase-person': {
       if (!args[0]) throw new StartupError('usage: bastion erase-person <userId|email>');
-      const secretFile = isAbsolute(config.BASTION_SERVER_SECRET_FILE) ? config.BASTION_SERVER_SECRET_FILE : join(projectRoot(), config.BASTION_SERVER_SECRET_FILE);
+      const secretFile = fromProjectRoot(config.BASTION_SERVER_SECRET_FILE);
       const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
       try {
         const erased = await erasePerson(pool, new PostgresEventStore(pool), personEmailLookupKey(loadServerSecrets(config, secretFile)), args[0]);
@@ -220,7 +219,7 @@ async function providers(adminUrl: string, args: string[], say: (line: string) =
  * named (by user id) on stderr, and the command exits 1: dropping a key that still guards secrets must not pass quietly.
  */
 async function rotateFernet(config: ReturnType<typeof loadConfig>, say: (line: string) => void): Promise<number> {
-  const file = isAbsolute(config.FERNET_KEYS_FILE) ? config.FERNET_KEYS_FILE : join(projectRoot(), config.FERNET_KEYS_FILE);
+  const file = fromProjectRoot(config.FERNET_KEYS_FILE);
   const box = new TotpSecretBox(loadFernetKeys(config, file));
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
   let rotated = 0;

@@ -14,8 +14,7 @@ import { JsonLogger } from '@bastion/infra/runtime/logger';
 import { runMain, StartupError } from '@bastion/infra/runtime/startup-error';
 import { AuditKeyDirectory } from '@bastion/infra/audit';
 import { Sealer } from '@bastion/infra/audit-sealer/sealer';
-import { projectRoot } from '@bastion/infra/config/project-root';
-import { isAbsolute, join } from 'node:path';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { onShutdown } from '@bastion/infra/runtime/shutdown';
 import { enqueueProvisioningWhenOrganizationCreated } from './organization/enqueue-provisioning-when-organization-created.reactor';
 import { PROJECTIONS } from './projections';
@@ -97,7 +96,7 @@ async function main(): Promise<void> {
   let sealer: Sealer | null = null;
   const sealerRedis: { disconnect(): void }[] = [];
   if (sealerPool) {
-    const keysDir = isAbsolute(config.AUDIT_KEYS_DIR) ? config.AUDIT_KEYS_DIR : join(projectRoot(), config.AUDIT_KEYS_DIR);
+    const keysDir = fromProjectRoot(config.AUDIT_KEYS_DIR);
     const keys = await new AuditKeyDirectory(keysDir).loadOrGenerate(new Date());
     sealer = new Sealer(sealerPool, keys, {
       checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,

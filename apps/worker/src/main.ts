@@ -7,8 +7,7 @@ import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
 import { type AuditExportJob, bullPrefix, type MergeJob, type ProvisionOrganizationJob, QUEUES, type SignInThrottleReportJob } from '@bastion/infra/queue/queues';
 import { AuditSigningClient } from '@bastion/infra/audit';
 import { exportAuditTrail } from './audit/export-audit-trail.processor';
-import { projectRoot } from '@bastion/infra/config/project-root';
-import { isAbsolute, join } from 'node:path';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { mergeApprovedRequest } from './code/merge.processor';
 import { runRequestedTests } from './code/test-run.processor';
 import type { TestRunJob } from '@bastion/infra/queue/queues';
@@ -42,7 +41,7 @@ async function main(): Promise<void> {
     async (job: Job<SignInThrottleReportJob>) => reportSignInThrottle(store, limiter, job.data),
     { connection: redis, prefix: bullPrefix(config.REDIS_PREFIX), concurrency: config.WORKER_CONCURRENCY },
   );
-  const reposRoot = isAbsolute(config.REPOS_ROOT) ? config.REPOS_ROOT : join(projectRoot(), config.REPOS_ROOT);
+  const reposRoot = fromProjectRoot(config.REPOS_ROOT);
   const policyOf = async (orgId: string): Promise<CodePolicy> => {
     const row = (await pool.query<{ required_approvals: number; require_passing_tests: boolean }>('select * from authz.code_policy($1)', [orgId])).rows[0];
     if (!row) throw new Error('the organisation has no merge-request policy');
@@ -61,7 +60,7 @@ async function main(): Promise<void> {
   });
   // Audit exports to files: the sealer signs their final checkpoint on request; this process never loads the audit key.
   const signing = new AuditSigningClient(redis, await openRedis(config.REDIS_URL), config.REDIS_PREFIX);
-  const exportsDir = isAbsolute(config.AUDIT_EXPORTS_DIR) ? config.AUDIT_EXPORTS_DIR : join(projectRoot(), config.AUDIT_EXPORTS_DIR);
+  const exportsDir = fromProjectRoot(config.AUDIT_EXPORTS_DIR);
   const auditExports = new Worker<AuditExportJob>(
     QUEUES.auditExports,
     async (job: Job<AuditExportJob>) =>

@@ -1,12 +1,11 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditSigningClient } from '@bastion/infra/audit';
 import { CONFIG, type Config } from '@bastion/infra/config/config';
-import { projectRoot } from '@bastion/infra/config/project-root';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { JobQueue } from '@bastion/infra/queue/job-queue';
 import { QUEUES } from '@bastion/infra/queue/queues';
 import { openRedis } from '@bastion/infra/queue/redis';
 import type Redis from 'ioredis';
-import { isAbsolute, join } from 'node:path';
 import { SessionDatabase } from '../auth/session-database';
 import { REDIS } from '../tokens';
 import { AuditExportsController } from './audit-exports.http.controller';
@@ -30,7 +29,7 @@ import { AUDIT_EXPORTS_DIR, AUDIT_EXPORTS_QUEUE, AUDIT_SIGNING } from './audit.t
     {
       provide: AUDIT_EXPORTS_DIR,
       inject: [CONFIG],
-      useFactory: (config: Config) => (isAbsolute(config.AUDIT_EXPORTS_DIR) ? config.AUDIT_EXPORTS_DIR : join(projectRoot(), config.AUDIT_EXPORTS_DIR)),
+      useFactory: (config: Config) => (fromProjectRoot(config.AUDIT_EXPORTS_DIR)),
     },
   ],
 })

@@ -1,7 +1,6 @@
 import { createPublicKey } from 'node:crypto';
-import { isAbsolute, join } from 'node:path';
 import { type Config, issuerOf } from '@bastion/infra/config/config';
-import { projectRoot } from '@bastion/infra/config/project-root';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import {
   AccessTokenVerifier,
   KeyDirectory,
@@ -35,7 +34,7 @@ export class JwtAccessTokens implements AccessTokens {
   ) {}
 
   static async open(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<JwtAccessTokens> {
-    const dir = isAbsolute(config.JWT_KEYS_DIR) ? config.JWT_KEYS_DIR : join(projectRoot(), config.JWT_KEYS_DIR);
+    const dir = fromProjectRoot(config.JWT_KEYS_DIR);
     const directory = new KeyDirectory(dir);
     const load = () => loadSigningKeys({ now: new Date(), env: { ...env, NODE_ENV: config.NODE_ENV }, directory });
     const ring = new SigningKeyRing(await load());

@@ -1,10 +1,9 @@
-import { isAbsolute, join } from 'node:path';
 import { type Config } from '@bastion/infra/config/config';
-import { projectRoot } from '@bastion/infra/config/project-root';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 
 /** Where repositories live, and where the pre-receive hook asks (loopback: the API itself). */
 export function reposRoot(config: Config): string {
-  return isAbsolute(config.REPOS_ROOT) ? config.REPOS_ROOT : join(projectRoot(), config.REPOS_ROOT);
+  return fromProjectRoot(config.REPOS_ROOT);
 }
 
 export function hookUrl(config: Config): string {

@@ -7,8 +7,7 @@ import { AccountRequestLimiter, isLoopbackAddress } from '@bastion/infra/identit
 import { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
 import { MfaLimiter } from '@bastion/infra/mfa/mfa-limiter';
 import { loadFernetKeys, TotpSecretBox } from '@bastion/infra/mfa/totp-secret-box';
-import { projectRoot } from '@bastion/infra/config/project-root';
-import { isAbsolute, join } from 'node:path';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { MfaController } from '../mfa/mfa.http.controller';
 import { MFA_LIMITER, TOTP_SECRET_BOX } from '../mfa/mfa.tokens';
 import { createMailer } from '@bastion/infra/mail/create-mailer';
@@ -81,7 +80,7 @@ const passwordRules: PasswordRules = {
       inject: [CONFIG],
       useFactory: (config: Config) =>
         new TotpSecretBox(
-          loadFernetKeys(config, isAbsolute(config.FERNET_KEYS_FILE) ? config.FERNET_KEYS_FILE : join(projectRoot(), config.FERNET_KEYS_FILE)),
+          loadFernetKeys(config, fromProjectRoot(config.FERNET_KEYS_FILE)),
         ),
     },
     { provide: MFA_LIMITER, inject: [REDIS, CONFIG], useFactory: (redis: Redis, config: Config) => new MfaLimiter(redis, config.REDIS_PREFIX) },

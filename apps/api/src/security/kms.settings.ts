@@ -1,6 +1,5 @@
-import { isAbsolute, join } from 'node:path';
 import { type Config, hostPortOf } from '@bastion/infra/config/config';
-import { projectRoot } from '@bastion/infra/config/project-root';
+import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import type { GcpKmsClientOptions } from '@bastion/infra/crypto/kms';
 import { grpc } from 'google-gax';
 
@@ -26,7 +25,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export function kmsSettingsOf(config: Config): KmsSettings {
   const dir = config.KMS_LOCAL_DIR;
   return {
-    localDir: isAbsolute(dir) ? dir : join(projectRoot(), dir),
+    localDir: fromProjectRoot(dir),
     platformKeyRef: config.KMS_PLATFORM_KEY,
     ttlSeconds: config.DATA_KEY_TTL_SECONDS,
     gcp: gcpClientOptions(config.GCP_KMS_ENDPOINT, config.GOOGLE_APPLICATION_CREDENTIALS),

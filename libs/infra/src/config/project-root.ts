@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 
 let cached: string | undefined;
 
@@ -17,4 +17,9 @@ export function projectRoot(): string {
     if (parent === dir) throw new Error('Cannot find the Bastion project root above ' + __dirname);
     dir = parent;
   }
+}
+
+/** A configured path as given when absolute, else relative to the project root (never to the working directory). */
+export function fromProjectRoot(path: string): string {
+  return isAbsolute(path) ? path : join(projectRoot(), path);
 }
