@@ -14,7 +14,8 @@ export interface AfterResponseWork {
   /**
    * Work under the same key runs one at a time, in order (not a secret: it may be kept in memory until the work
    * ends). A burst of requests about one account then appends to its stream one after another, as it would have
-   * when each request did its own work before answering.
+   * when each request did its own work before answering. In this process only: another API process may append to
+   * the same stream at the same moment, so work that appends must also retry on a lost race (retryOnStreamConflict).
    */
   readonly serialKey?: string;
 }
