@@ -104,7 +104,9 @@ async function sealed(orgId: string): Promise<void> {
 }
 
 function cli(args: string[]): { status: number | null; out: string } {
-  const run = runCli({ NODE_ENV: 'test', DATABASE_URL: db.adminUrl, BASTION_SERVER_SECRET_FILE: join(api.keysDir, 'server-secret') }, ...args);
+  // The API's Redis and prefix: erase-person tells the running API (and nothing outside this run) to drop the keys.
+  const env = { NODE_ENV: 'test', DATABASE_URL: db.adminUrl, BASTION_SERVER_SECRET_FILE: join(api.keysDir, 'server-secret'), REDIS_URL: redisUrl(), REDIS_PREFIX: api.redisPrefix };
+  const run = runCli(env, ...args);
   return { status: run.status, out: run.stdout + run.stderr };
 }
 
@@ -203,6 +205,7 @@ describe('personal data in events (crypto-shredding)', () => {
   it('bastion erase-person deletes the person’s keys: the audit query shows their data as erased, the export still verifies, and their events still project', async () => {
     const erased = cli(['erase-person', alice.email]);
     expect(erased.out).toMatch(new RegExp(`erased: 2 key\\(s\\) of user ${alice.userId}`));
+    expect(erased.out).toContain('running processes were told to drop the erased key(s) from memory');
     expect(erased.status).toBe(0);
     expect((await admin.query('select count(*)::int as n from authz.person_keys where subject = $1', [alice.userId])).rows[0].n).toBe(0);
     const recorded = (await admin.query("select data, metadata from events where type = 'PersonErased' and stream_id = $1", [`user-${alice.userId}`])).rows;

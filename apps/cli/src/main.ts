@@ -11,9 +11,10 @@ import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import { loadConfig } from '@bastion/infra/config/config';
 import { fromProjectRoot } from '@bastion/infra/config/project-root';
 import { KeyDirectory, rotateSigningKeys } from '@bastion/infra/crypto/jwt';
-import { erasePerson, personEmailLookupKey } from '@bastion/infra/crypto/person-keys';
+import { erasePerson, personEmailLookupKey, publishPersonKeyEviction } from '@bastion/infra/crypto/person-keys';
 import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { loadFernetKeys, TotpSecretBox } from '@bastion/infra/mfa/totp-secret-box';
+import { openRedis } from '@bastion/infra/queue/redis';
 import { bootstrapRoles } from '@bastion/infra/database/bootstrap-roles';
 import { migrate } from '@bastion/infra/database/migrate';
 import { databaseName, redactUrl, withDatabase } from '@bastion/infra/database/role-urls';
@@ -104,10 +105,21 @@ async function main(): Promise<void> {
       if (!args[0]) throw new StartupError('usage: bastion erase-person <userId|email>');
       const secretFile = fromProjectRoot(config.BASTION_SERVER_SECRET_FILE);
       const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
+      // Redis carries the eviction to running processes; without it the erasure still happens, and says what it missed.
+      const redis = await openRedis(config.REDIS_URL).catch(() => null);
       try {
-        const erased = await erasePerson(pool, new PostgresEventStore(pool), personEmailLookupKey(loadServerSecrets(config, secretFile)), args[0]);
+        const evictions = redis === null ? undefined : { publish: (subject: string) => publishPersonKeyEviction(redis, config.REDIS_PREFIX, subject) };
+        const lookupKey = personEmailLookupKey(loadServerSecrets(config, secretFile));
+        const erased = await erasePerson(pool, new PostgresEventStore(pool), lookupKey, args[0], { evictions });
         say(`erased: ${erased.keysDeleted} key(s)${erased.userId ? ` of user ${erased.userId}` : ''}; recorded in ${erased.streamId}`);
+        if (erased.evictionsPublished) say('running processes were told to drop the erased key(s) from memory');
+        else
+          process.stderr.write(
+            `warning: could not tell running processes through Redis (${redactUrl(config.REDIS_URL)}); they may seal new values under ` +
+              `the erased key(s) for up to PERSON_KEY_TTL_SECONDS (${config.PERSON_KEY_TTL_SECONDS} s). Run erase-person again to retry.\n`,
+          );
       } finally {
+        redis?.disconnect();
         await pool.end();
       }
       return;

@@ -129,7 +129,8 @@ export const configSchema = z
     DATA_KEY_TTL_SECONDS: seconds(3600).default(30),
     /**
      * How long an unwrapped person key may stay in memory (0 caches nothing). Reads check the key table every time,
-     * so an erasure shows at once; only sealing may use a cached key for that long.
+     * so an erasure shows at once; sealing uses the cached key, which an erasure evicts at once over Redis — only a
+     * process whose eviction subscription is down may keep using it for that long.
      */
     PERSON_KEY_TTL_SECONDS: seconds(3600).default(300),
     /**

@@ -1,4 +1,5 @@
 export * from './person-key-cache';
+export * from './person-key-evictions';
 export * from './person-key-service';
 export * from './person-key.repository';
 export * from './person-subject';

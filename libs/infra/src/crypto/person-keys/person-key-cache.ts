@@ -6,8 +6,9 @@ import type { PersonKey } from './seal-personal';
  *
  * Each entry remembers the wrapped bytes it was unwrapped from. A reader that has just fetched the current row
  * hands those in, and an entry for other bytes (the key was erased, and maybe a new one created since) is not
- * served: reads are as fresh as the database. A sealer may use an entry without looking at the database; for at
- * most the TTL after an erasure, it may seal new values under the erased key — which nobody can open.
+ * served: reads are as fresh as the database. A sealer may use an entry without looking at the database, so an
+ * erasure evicts the person's entry in every process at once ({@link PersonKeyEvictions}); only a process deaf to
+ * evictions may seal new values under the erased key — which nobody can open — for at most the TTL.
  */
 export interface PersonKeyCacheOptions {
   /**
@@ -35,6 +36,7 @@ export class PersonKeyCache {
   readonly #now: () => number;
   readonly #sweepAbove: number;
   readonly #entries = new Map<string, Entry>();
+  #epoch = 0;
 
   constructor(options: PersonKeyCacheOptions = {}) {
     const ttlSeconds = options.ttlSeconds ?? DEFAULT_PERSON_KEY_TTL_SECONDS;
@@ -46,6 +48,14 @@ export class PersonKeyCache {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * Bumped by every eviction. A load reads it before it reads the key table and hands it to {@link set}, so a key
+   * read before an erasure's eviction arrived is not put back after it.
+   */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** The cached key of `subject`; with `wrapped`, only if it was unwrapped from exactly those bytes. */
@@ -60,17 +70,21 @@ export class PersonKeyCache {
     return entry.key;
   }
 
-  set(key: PersonKey, wrapped: Buffer): void {
+  /** Caches `key`, unless an eviction came since `epoch` (when given). */
+  set(key: PersonKey, wrapped: Buffer, epoch?: number): void {
     if (this.ttlSeconds === 0) return;
+    if (epoch !== undefined && epoch !== this.#epoch) return;
     if (this.#entries.size >= this.#sweepAbove) this.#sweep();
     this.#entries.set(key.subject, { key, wrapped: Buffer.from(wrapped), expiresAtMs: this.#now() + this.ttlSeconds * 1000 });
   }
 
   evict(subjects: readonly string[]): void {
+    this.#epoch++;
     for (const subject of subjects) this.#entries.delete(subject);
   }
 
   evictAll(): void {
+    this.#epoch++;
     this.#entries.clear();
   }
 

@@ -39,7 +39,7 @@ export class PersonKeyService {
   readonly #kms: KmsRouter;
   readonly #lookupKey: Buffer;
   readonly #newId: () => string;
-  readonly #pending = new Map<string, Promise<PersonKey>>();
+  readonly #pending = new Map<string, { readonly epoch: number; readonly loading: Promise<PersonKey> }>();
 
   constructor(options: PersonKeyServiceOptions) {
     this.#kms = options.kms;
@@ -60,18 +60,18 @@ export class PersonKeyService {
     const subject = accountSubject(id);
     const cached = this.cache.get(subject);
     if (cached !== undefined) return Promise.resolve(cached);
-    return this.#once(subject, async () => {
+    return this.#once(subject, async (epoch) => {
       const [existing] = await transact((tx) => new PersonKeyRepository(tx).read([subject]));
-      return existing ? this.#unwrap(existing) : this.#create(transact, subject, null);
+      return existing ? this.#unwrap(existing, epoch) : this.#create(transact, subject, null, epoch);
     });
   }
 
   /** The key of an email that may name no account (an invitee, a failed sign-in), created on first need. */
   keyForEmail(transact: Transact, normalizedEmail: string): Promise<PersonKey> {
     const lookup = emailLookup(this.#lookupKey, normalizedEmail);
-    return this.#once(`email:${lookup.toString('hex')}`, async () => {
+    return this.#once(`email:${lookup.toString('hex')}`, async (epoch) => {
       const existing = await transact((tx) => new PersonKeyRepository(tx).readByEmail(lookup));
-      return existing ? this.#unwrap(existing) : this.#create(transact, newEmailSubject(this.#newId), lookup);
+      return existing ? this.#unwrap(existing, epoch) : this.#create(transact, newEmailSubject(this.#newId), lookup, epoch);
     });
   }
 
@@ -88,37 +88,46 @@ export class PersonKeyService {
     const unique = [...new Set(subjects)];
     const keys = new Map<string, PersonKey>();
     if (unique.length === 0) return keys;
+    const epoch = this.cache.epoch;
     const rows = await transact((tx) => new PersonKeyRepository(tx).read(unique));
-    for (const row of rows) keys.set(row.subject, await this.#unwrap(row));
+    for (const row of rows) keys.set(row.subject, await this.#unwrap(row, epoch));
     return keys;
   }
 
-  async #unwrap(row: WrappedPersonKey): Promise<PersonKey> {
+  /** `epoch`: the cache's, read before `row` was: an eviction since then keeps the key out of the cache. */
+  async #unwrap(row: WrappedPersonKey, epoch: number): Promise<PersonKey> {
     const cached = this.cache.get(row.subject, row.wrapped);
     if (cached !== undefined) return cached;
     const bytes = await this.#kms.unwrap(row.keyRef, row.wrapped, personKeyWrappingAad(row.subject));
     const key: PersonKey = { subject: row.subject, dataKey: { version: PERSON_KEY_VERSION, key: bytes } };
-    this.cache.set(key, row.wrapped);
+    this.cache.set(key, row.wrapped, epoch);
     return key;
   }
 
-  async #create(transact: Transact, subject: string, lookup: Buffer | null): Promise<PersonKey> {
+  async #create(transact: Transact, subject: string, lookup: Buffer | null, epoch: number): Promise<PersonKey> {
     await this.#kms.ensureLocalKey(this.keyRef);
     const dataKey = generateDataKey(PERSON_KEY_VERSION);
     const wrapped = await this.#kms.wrap(this.keyRef, dataKey.key, personKeyWrappingAad(subject));
     const stored = await transact((tx) => new PersonKeyRepository(tx).store({ subject, emailLookup: lookup, keyRef: this.keyRef, wrapped }));
     // Someone else's first use won the race: theirs is the key.
-    if (stored.subject !== subject || !stored.wrapped.equals(wrapped)) return this.#unwrap(stored);
+    if (stored.subject !== subject || !stored.wrapped.equals(wrapped)) return this.#unwrap(stored, epoch);
     const key: PersonKey = { subject, dataKey };
-    this.cache.set(key, wrapped);
+    this.cache.set(key, wrapped, epoch);
     return key;
   }
 
-  #once(name: string, load: () => Promise<PersonKey>): Promise<PersonKey> {
+  /**
+   * One load per name at a time. A caller that comes after an eviction does not join a load that started before
+   * it: that load may have read a key that has been erased since.
+   */
+  #once(name: string, load: (epoch: number) => Promise<PersonKey>): Promise<PersonKey> {
+    const epoch = this.cache.epoch;
     const pending = this.#pending.get(name);
-    if (pending !== undefined) return pending;
-    const loading = load().finally(() => this.#pending.delete(name));
-    this.#pending.set(name, loading);
+    if (pending !== undefined && pending.epoch === epoch) return pending.loading;
+    const loading = load(epoch).finally(() => {
+      if (this.#pending.get(name)?.loading === loading) this.#pending.delete(name);
+    });
+    this.#pending.set(name, { epoch, loading });
     return loading;
   }
 }
