@@ -13,33 +13,25 @@
  *
  * - (a) `rls`: the real request helper — `withPrincipal(pool, session, org, …)` as `bastion_app`: begin,
  *   `authz.begin(session, proof, org)`, the query under the `tasks_read` policy, commit;
- * - (b) `limit`: the same transaction shape without RLS — begin, the same five `set_config(…, true)` calls in one
+ * - (b) `limit`: the same transaction shape without RLS — begin, the same six `set_config(…, true)` calls in one
  *   statement (authz.begin's round trip without its checks), the query, commit — as `bastion_projector`
- *   (BYPASSRLS, SELECT on tasks), through `withoutPrincipal` (the helper's own transaction code);
+ *   (BYPASSRLS, SELECT on tasks), through `inTransaction` (the helper's own transaction code);
  * - (c) `autocommit`: the query alone, one statement, as `bastion_projector`.
  *
  * All three issue their statements named (`prepared`: parsed once per connection, plan kept by PostgreSQL), as
- * withPrincipal issues authz.begin and the API's hot read routes issue their queries. Before timing, the sanity
- * check also runs the named query on one connection for two orgs' members in turn, the agent and no principal.
+ * withPrincipal issues authz.begin and the API's hot read routes issue their queries.
  *
  * Experiments (`x:` rows; BENCH_EXPERIMENTS=0 skips them), in the same rounds:
  * - `x: authz.begin, no policy`: the real authz.begin in the same transaction shape, as the superuser login (which
  *   bypasses RLS even on FORCE'd tables): splits (a)'s cost into authz.begin's and the policies';
- * - `x: (b) + pg_current_xact_id()`: (b) with a transaction id assigned, as authz.binding does in every request;
  * - `x: (a), statements unnamed` and `x: (b), statements unnamed`: (a) and (b) with the same SQL unnamed (parsed,
- *   rewritten and planned on every request), as before the statements were named;
- * - `x: lean authz.begin, no policy`: the first experiment with LEAN_FUNCTIONS (below) in place;
- * - `x: one tasks policy`: (a) — the same helper, as bastion_app — with `tasks_read` and `tasks_read_assigned_agent`
- *   folded into one policy with a single `org_id = (select …)` (ONE_TASKS_QUAL): as migrated, the two permissive
- *   policies are OR'd, and the planner answers the OR with a BitmapOr over two indexes and a sort of the whole org;
- * - `x: one tasks policy, lean authz functions`: the same, and the same checks with less repeated work in
- *   authz.binding (PL/pgSQL instead of LANGUAGE sql, which is planned on every call), authz.begin (binds once,
- *   checks membership without re-verifying the binding it has just set) and current_org_if (verifies once) —
- *   LEAN_FUNCTIONS; it runs only while the migrated definitions are those it was written against (fingerprints).
-   These swap definitions in this benchmark's own database only (ALTER POLICY, CREATE OR REPLACE FUNCTION between
- *   slices; the migrations' definitions, read from the catalogue, are restored before every slice that needs them),
- *   and each configuration passes the sanity check first (same rows as the direct query, nothing across orgs or
- *   without authz.begin, an agent sees exactly the tasks assigned to it).
+ *   rewritten and planned on every request), as before the statements were named.
+ * The earlier experiments, and what they found, are recorded in docs/performance.md.
+ *
+ * Before any timing, a sanity check proves the migrated database sound: a member sees its org's latest 50 (the same
+ * rows as the direct query), another org's and no principal's nothing, the agent exactly the 3 tasks assigned to it
+ * (also when it forges a human principal type), authz.begin into another org fails with BA004, and on one connection
+ * the named query's cached plan shows two orgs' members in turn and the agent only their own rows, no principal none.
  *
  * The machine is shared, so the variants run in time slices of BENCH_SLICE_MS on warmed-up pools of 8 connections,
  * in mirrored order within a round (A B C C B A, reversed in odd rounds), and every ratio is the median of the
@@ -63,8 +55,9 @@ import { migrate } from '../libs/infra/src/database/migrate';
 import { prepared } from '../libs/infra/src/database/prepared-statement';
 import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/role-urls';
 import { inTransaction } from '../libs/infra/src/database/transaction';
-import { type SessionCredentials, withoutPrincipal, withPrincipal } from '../libs/infra/src/database/with-principal';
+import { type SessionCredentials, withPrincipal } from '../libs/infra/src/database/with-principal';
 import { sessionProof } from '../libs/infra/src/identity/session-proof';
+import { ROLE_PERMISSIONS, type Role } from '../libs/domain/src/authorization/permissions';
 import { serverFacts, withClient } from './bench-support';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -86,10 +79,15 @@ const WARMUP_MS = 1000;
 
 const LATEST_TASKS = 'select * from tasks where org_id = $1 order by updated_at desc limit 50';
 
+/** A stand-in for the permission set authz.begin binds (`,a,b,…,`): the role's, as long as the real one. */
+function boundPermissions(role: Role): string {
+  return `,${[...ROLE_PERMISSIONS[role]].sort().join(',')},`;
+}
+
 /** What authz.begin sets, as plain settings: its round trip and its set_config calls, without its checks. */
 const SET_CONFIG = `select set_config('bastion.session_id', $1, true), set_config('bastion.principal_id', $2, true),
   set_config('bastion.principal_type', 'human', true), set_config('bastion.org_id', $3, true),
-  set_config('bastion.binding', $4, true)`;
+  set_config('bastion.permissions', '${boundPermissions('member')}', true), set_config('bastion.binding', $4, true)`;
 
 /**
  * (a), (b) and (c) issue every statement the same way: named (`prepared`), as withPrincipal issues authz.begin and
@@ -98,7 +96,6 @@ const SET_CONFIG = `select set_config('bastion.session_id', $1, true), set_confi
  */
 const LATEST = prepared('bench.latest-tasks', LATEST_TASKS);
 const SET_CONFIG_NAMED = prepared('bench.set-config', SET_CONFIG);
-const SET_CONFIG_XID = prepared('bench.set-config-xid', `${SET_CONFIG}, pg_current_xact_id()`);
 const AUTHZ_BEGIN_SQL = 'select authz.begin($1, $2, $3)';
 const AUTHZ_BEGIN = prepared('bench.authz-begin', AUTHZ_BEGIN_SQL);
 
@@ -122,10 +119,6 @@ type Variant =
   | 'limit'
   | 'autocommit'
   | 'x: authz.begin, no policy'
-  | 'x: (b) + pg_current_xact_id()'
-  | 'x: lean authz.begin, no policy'
-  | 'x: one tasks policy'
-  | 'x: one tasks policy, lean authz functions'
   | 'x: (a), statements unnamed'
   | 'x: (b), statements unnamed';
 const LABEL: Record<Variant, string> = {
@@ -133,209 +126,13 @@ const LABEL: Record<Variant, string> = {
   limit: '(b) same transaction, no RLS (bastion_projector)',
   autocommit: '(c) autocommit query (bastion_projector)',
   'x: authz.begin, no policy': 'x: authz.begin, no policy (superuser)',
-  'x: (b) + pg_current_xact_id()': 'x: (b) assigning a transaction id, as authz.binding does',
-  'x: lean authz.begin, no policy': 'x: lean authz.begin, no policy (superuser)',
-  'x: one tasks policy': 'x: (a) with the two tasks policies folded into one',
-  'x: one tasks policy, lean authz functions': 'x: (a) with one tasks policy and lean authz functions',
   'x: (a), statements unnamed': 'x: (a) with unnamed statements (parsed and planned every time, as before)',
   'x: (b), statements unnamed': 'x: (b) with unnamed statements (parsed and planned every time, as before)',
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Experiments: definitions swapped in this benchmark's own database between slices (never in migrations/), and
-// the migrations' own definitions (read from the catalogue at start) restored before every slice that needs them.
+// Variants
 // ---------------------------------------------------------------------------------------------------------------
-
-interface Config {
-  /** `migrations`: tasks_read OR tasks_read_assigned_agent, as migrated; `one`: the two folded into one. */
-  readonly policy: 'migrations' | 'one';
-  /** `migrations`: the authz functions as migrated; `lean`: LEAN_FUNCTIONS in their place. */
-  readonly functions: 'migrations' | 'lean';
-}
-
-const AS_MIGRATED: Config = { policy: 'migrations', functions: 'migrations' };
-/** The configuration each variant needs; null: it bypasses RLS and calls no authz function. */
-const CONFIG: Record<Variant, Config | null> = {
-  rls: AS_MIGRATED,
-  limit: null,
-  autocommit: null,
-  'x: authz.begin, no policy': AS_MIGRATED,
-  'x: (b) + pg_current_xact_id()': null,
-  'x: lean authz.begin, no policy': { policy: 'one', functions: 'lean' },
-  'x: one tasks policy': { policy: 'one', functions: 'migrations' },
-  'x: one tasks policy, lean authz functions': { policy: 'one', functions: 'lean' },
-  'x: (a), statements unnamed': AS_MIGRATED,
-  'x: (b), statements unnamed': null,
-};
-
-/**
- * tasks_read OR tasks_read_assigned_agent, as one qual with a single `org_id = (select …)` the index can use: the
- * org a human may view tasks in, else the agent's org; then a human sees every task there, an agent only those
- * assigned to it. (current_org_if is NULL for agents, current_agent_org NULL for humans: no principal gets both.)
- * "Is a human" is one boolean scalar: the planner estimates a bare boolean parameter at 0.5, where it estimates
- * `(select current_principal_type()) = 'human'` at 0.005 — which again makes it expect one row and sort the org.
- */
-const ONE_TASKS_QUAL = `org_id = (select coalesce(authz.current_org_if('task:view'), authz.current_agent_org()))
-  and ((select authz.current_principal_type() = 'human')
-       or (assignee_type = 'agent' and assignee_id = (select authz.current_principal())))`;
-
-/**
- * The same checks and the same binding with less repeated work: authz.binding's expression in PL/pgSQL (its plan
- * cached per session, where a LANGUAGE sql function with SECURITY DEFINER is planned on every call); authz.begin
- * (as of 0009) computing the binding once instead of twice and checking membership for the session's own principal
- * instead of through is_member → current_principal → current_session, which re-verifies the binding it has just
- * set; current_org_if verifying the binding once (through current_org) instead of three times. `writtenAgainst`:
- * the fingerprint of the migrated definition each replaces.
- */
-const LEAN_FUNCTIONS: readonly { readonly signature: string; readonly writtenAgainst: string; readonly sql: string }[] = [
-  {
-    signature: 'authz.binding(text, text, text, text)',
-    writtenAgainst: 'bade700236368f6e',
-    sql: `
-create or replace function authz.binding(p_session text, p_principal text, p_type text, p_org text) returns text
-language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $fn$
-begin
-  return encode(extensions.hmac(
-           convert_to(concat_ws('|', p_session, p_principal, p_type, coalesce(p_org, ''), pg_current_xact_id()::text), 'UTF8'),
-           (select value from authz.secrets where name = 'transaction-binding'), 'sha256'), 'hex');
-end
-$fn$`,
-  },
-  {
-    signature: 'authz.begin(uuid, bytea, uuid)',
-    writtenAgainst: '0e4894896d7585a6',
-    sql: `
-create or replace function authz.begin(p_session uuid, p_proof bytea, p_org uuid default null)
-returns table (principal_type text, principal_id uuid, org_id uuid, mfa_at timestamptz)
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $fn$
-declare
-  s authz.sessions;
-begin
-  select * into s from authz.sessions where id = p_session;
-  if not found or s.revoked_at is not null or s.idle_expires_at <= now() or s.absolute_expires_at <= now()
-     or s.proof_hash <> extensions.digest(p_proof, 'sha256') then
-    raise exception 'session not live' using errcode = '28000';
-  end if;
-  if p_org is not null then
-    if (s.principal_type = 'agent' and s.org_id is distinct from p_org)
-       or (s.principal_type = 'human'
-           and not exists (select 1 from authz.memberships m where m.org_id = p_org and m.user_id = s.principal_id)
-           and not exists (select 1 from authz.organizations o join authz.provider_admins pa on pa.provider_id = o.provider_id
-                            where o.org_id = p_org and pa.user_id = s.principal_id)) then
-      raise exception 'not a member of this organisation' using errcode = 'BA004';
-    end if;
-    if s.principal_type = 'human' and exists (select 1 from authz.organizations o where o.org_id = p_org and o.mfa_required) then
-      if not authz.has_active_totp(s.principal_id) then
-        raise exception 'this organisation requires MFA: enrol first' using errcode = 'BA003';
-      end if;
-      if s.mfa_at is null then
-        raise exception 'this organisation requires an MFA-verified session' using errcode = 'BA001';
-      end if;
-    end if;
-  end if;
-  perform set_config('bastion.session_id', s.id::text, true), set_config('bastion.principal_id', s.principal_id::text, true),
-          set_config('bastion.principal_type', s.principal_type, true), set_config('bastion.org_id', coalesce(p_org::text, ''), true),
-          set_config('bastion.binding', authz.binding(s.id::text, s.principal_id::text, s.principal_type, coalesce(p_org::text, '')), true);
-  return query select s.principal_type, s.principal_id, s.org_id, s.mfa_at;
-end
-$fn$`,
-  },
-  {
-    signature: 'authz.current_org_if(text)',
-    writtenAgainst: '017ca03873d96d67',
-    sql: `
-create or replace function authz.current_org_if(p_permission text) returns uuid
-language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $fn$
-declare
-  v_org uuid := authz.current_org(); -- verifies the binding over session, principal, type and org, once
-  v_user uuid := nullif(current_setting('bastion.principal_id', true), '')::uuid;
-begin
-  if v_org is null or current_setting('bastion.principal_type', true) is distinct from 'human' then
-    return null;
-  end if;
-  if exists (select 1 from authz.memberships m join authz.role_permissions rp on rp.role = m.role
-              where m.org_id = v_org and m.user_id = v_user and rp.permission = p_permission)
-     or exists (select 1 from authz.organizations o
-                  join authz.provider_admins pa on pa.provider_id = o.provider_id
-                  join authz.role_permissions rp on rp.role = 'provider_admin'
-                 where o.org_id = v_org and pa.user_id = v_user and rp.permission = p_permission) then
-    return v_org;
-  end if;
-  return null;
-end
-$fn$`,
-  },
-];
-
-const fingerprint = (prosrc: string) => createHash('sha256').update(prosrc.replace(/\s+/g, ' ').trim()).digest('hex').slice(0, 16);
-
-class Configurator {
-  private current: Config = AS_MIGRATED;
-
-  private constructor(
-    private readonly client: Client,
-    private readonly originalFunctions: readonly string[],
-    private readonly originalQuals: ReadonlyMap<string, string>,
-    /** Why an experiment cannot run on these migrations, if it cannot. */
-    readonly cannotFold: string | null,
-    readonly cannotLean: string | null,
-  ) {}
-
-  static async open(adminUrl: string): Promise<Configurator> {
-    const client = new Client({ connectionString: adminUrl });
-    await client.connect();
-    const originals: string[] = [];
-    const changed: string[] = [];
-    for (const f of LEAN_FUNCTIONS) {
-      const { rows } = await client.query<{ def: string; src: string }>(
-        'select pg_get_functiondef(oid) as def, prosrc as src from pg_proc where oid = $1::regprocedure',
-        [f.signature],
-      );
-      originals.push(rows[0]!.def);
-      if (fingerprint(rows[0]!.src) !== f.writtenAgainst) changed.push(`${f.signature} (now ${fingerprint(rows[0]!.src)})`);
-    }
-    const policies = await client.query<{ policyname: string; qual: string }>(
-      `select policyname, qual from pg_policies where schemaname = 'public' and tablename = 'tasks'`,
-    );
-    const quals = new Map(policies.rows.map((r) => [r.policyname, r.qual]));
-    const cannotFold =
-      quals.size === 2 && quals.has('tasks_read') && quals.has('tasks_read_assigned_agent')
-        ? null
-        : `the tasks policies are no longer tasks_read and tasks_read_assigned_agent (${[...quals.keys()].join(', ')})`;
-    const cannotLean = changed.length ? `the migrations changed ${changed.join(', ')} since LEAN_FUNCTIONS were written` : null;
-    return new Configurator(client, originals, quals, cannotFold, cannotLean);
-  }
-
-  async apply(config: Config | null): Promise<void> {
-    if (!config || (config.policy === this.current.policy && config.functions === this.current.functions)) return;
-    const statements: string[] = [];
-    if (config.functions !== this.current.functions) {
-      statements.push(...(config.functions === 'lean' ? LEAN_FUNCTIONS.map((f) => f.sql) : this.originalFunctions));
-    }
-    if (config.policy !== this.current.policy) {
-      if (config.policy === 'one') {
-        statements.push(`alter policy tasks_read on tasks using (${ONE_TASKS_QUAL})`);
-        // Permissive policies are OR'd; the planner folds `… OR false` away.
-        statements.push('alter policy tasks_read_assigned_agent on tasks using (false)');
-      } else {
-        for (const [name, qual] of this.originalQuals) statements.push(`alter policy ${name} on tasks using (${qual})`);
-      }
-    }
-    await this.client.query('begin');
-    try {
-      for (const sql of statements) await this.client.query(sql);
-      await this.client.query('commit');
-    } catch (error) {
-      await this.client.query('rollback');
-      throw error;
-    }
-    this.current = config;
-  }
-
-  async close(): Promise<void> {
-    await this.client.end();
-  }
-}
 
 interface Pools {
   readonly app: Pool;
@@ -345,13 +142,13 @@ interface Pools {
 
 type Op = (p: Principal) => Promise<number>;
 
-function ops(pools: Pools, experiments: { fold: boolean; lean: boolean }): Map<Variant, Op> {
+function ops(pools: Pools): Map<Variant, Op> {
   const m = new Map<Variant, Op>();
-  const rls: Op = async (p) =>
-    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0);
-  m.set('rls', rls);
+  m.set('rls', async (p) =>
+    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0),
+  );
   m.set('limit', async (p) =>
-    withoutPrincipal(pools.projector, async (tx) => {
+    inTransaction(pools.projector, async (tx) => {
       await tx.query(SET_CONFIG_NAMED.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
       return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
     }),
@@ -359,15 +156,9 @@ function ops(pools: Pools, experiments: { fold: boolean; lean: boolean }): Map<V
   m.set('autocommit', async (p) => (await pools.projector.query(LATEST.with([p.orgId]))).rowCount ?? 0);
   if (pools.admin) {
     const admin = pools.admin;
-    const beginNoPolicy: Op = async (p) =>
-      withoutPrincipal(admin, async (tx) => {
+    m.set('x: authz.begin, no policy', async (p) =>
+      inTransaction(admin, async (tx) => {
         await tx.query(AUTHZ_BEGIN.with([p.session.sessionId, p.session.proof, p.orgId]));
-        return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
-      });
-    m.set('x: authz.begin, no policy', beginNoPolicy);
-    m.set('x: (b) + pg_current_xact_id()', async (p) =>
-      withoutPrincipal(pools.projector, async (tx) => {
-        await tx.query(SET_CONFIG_XID.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
         return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
       }),
     );
@@ -382,15 +173,11 @@ function ops(pools: Pools, experiments: { fold: boolean; lean: boolean }): Map<V
       ),
     );
     m.set('x: (b), statements unnamed', async (p) =>
-      withoutPrincipal(pools.projector, async (tx) => {
+      inTransaction(pools.projector, async (tx) => {
         await tx.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
         return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
       }),
     );
-    if (experiments.fold && experiments.lean) m.set('x: lean authz.begin, no policy', beginNoPolicy);
-    // The real request helper, unchanged: only the database's definitions differ (CONFIG).
-    if (experiments.fold) m.set('x: one tasks policy', rls);
-    if (experiments.fold && experiments.lean) m.set('x: one tasks policy, lean authz functions', rls);
   }
   return m;
 }
@@ -552,7 +339,7 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
       ],
     );
     // An agent of the first sampled org with a session, and three of that org's tasks assigned to it: the sanity
-    // check proves that every configuration the benchmark measures still shows an agent exactly those three.
+    // check proves that the agent sees exactly those three.
     const owner = principals[0]!;
     const agentSessionId = randomUUID();
     const agent: Principal = {
@@ -587,37 +374,36 @@ async function load1M(adminUrl: string): Promise<{ principals: Principal[]; agen
 }
 
 /**
- * Before measuring a configuration: withPrincipal returns the same 50 rows as the direct query, nothing of another
- * org, nothing without authz.begin, and to the agent exactly the three tasks assigned to it.
+ * Before any timing, on the database as migrated: withPrincipal returns the same 50 rows as the direct query,
+ * nothing of another org, nothing without authz.begin, and to the agent exactly the three tasks assigned to it.
  */
 async function sanityCheck(
   pools: Pools,
   urls: { app: string; projector: string },
   principals: readonly Principal[],
   agent: Principal,
-  label: string,
 ): Promise<void> {
   const p = principals[0]!;
   const ids = (rows: { task_id: string }[]) => rows.map((r) => r.task_id).sort().join();
   const viaRls = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST.with([p.orgId]))).rows);
   const direct = (await pools.projector.query<{ task_id: string }>(LATEST_TASKS, [p.orgId])).rows;
-  if (viaRls.length !== 50 || ids(viaRls) !== ids(direct)) throw new Error(`${label}: withPrincipal and the direct query disagree`);
+  if (viaRls.length !== 50 || ids(viaRls) !== ids(direct)) throw new Error(`sanity: withPrincipal and the direct query disagree`);
   const other = principals[1]!;
   const foreign = await withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([other.orgId]))).rowCount);
   const anonymous = (await pools.app.query(LATEST.with([p.orgId]))).rowCount;
-  if (foreign !== 0 || anonymous !== 0) throw new Error(`${label}: RLS leaked ${foreign} foreign, ${anonymous} anonymous rows`);
-  const cached = await cachedPlanCheck(urls, principals, agent, label);
+  if (foreign !== 0 || anonymous !== 0) throw new Error(`sanity: RLS leaked ${foreign} foreign, ${anonymous} anonymous rows`);
+  const cached = await cachedPlanCheck(urls, principals, agent);
   const intoOther = await withPrincipal(pools.app, p.session, other.orgId, async () => 'admitted').catch(
     (error: { code?: string }) => error.code,
   );
-  if (intoOther !== 'BA004') throw new Error(`${label}: authz.begin into another org gave ${intoOther}, not BA004`);
+  if (intoOther !== 'BA004') throw new Error(`sanity: authz.begin into another org gave ${intoOther}, not BA004`);
   const all = 'select task_id from tasks where org_id = $1';
   const agentSees = await withPrincipal(pools.app, agent.session, agent.orgId, async (tx) => (await tx.query<{ task_id: string }>(all, [agent.orgId])).rows);
   const assigned = (
     await pools.projector.query<{ task_id: string }>(`${all} and assignee_type = 'agent' and assignee_id = $2`, [agent.orgId, agent.userId])
   ).rows;
   if (assigned.length !== 3 || ids(agentSees) !== ids(assigned)) {
-    throw new Error(`${label}: the agent sees ${agentSees.length} tasks, not its ${assigned.length} assigned ones`);
+    throw new Error(`sanity: the agent sees ${agentSees.length} tasks, not its ${assigned.length} assigned ones`);
   }
   // The agent forges a human principal type before and during its statements: it never sees more than its own.
   const mine = new Set(assigned.map((r) => r.task_id));
@@ -634,10 +420,10 @@ async function sanityCheck(
       const after = (await tx.query<{ task_id: string }>(all, [agent.orgId])).rows; // the setting is now forged
       return [...before, ...after];
     });
-    if (seen.some((r) => !mine.has(r.task_id))) throw new Error(`${label}: a forged principal type showed the agent other tasks: ${sql}`);
+    if (seen.some((r) => !mine.has(r.task_id))) throw new Error(`sanity: a forged principal type showed the agent other tasks: ${sql}`);
   }
   console.log(
-    `sanity (${label}): a member sees the org's latest 50 (as the direct query), another org's and no principal's: 0, ` +
+    `sanity: a member sees the org's latest 50 (as the direct query), another org's and no principal's: 0, ` +
       'the agent: its 3, also when it forges a human principal type before or during a statement; authz.begin into another org: BA004; ' +
       `on one connection, the named query's cached plan (${cached}) shows each principal its own org's rows, the agent its 3, and no principal nothing`,
   );
@@ -653,7 +439,6 @@ async function cachedPlanCheck(
   urls: { app: string; projector: string },
   principals: readonly Principal[],
   agent: Principal,
-  label: string,
 ): Promise<string> {
   const pool = openPool(urls.app, 1);
   const ids = (rows: { task_id: string }[]) => rows.map((r) => r.task_id).join();
@@ -667,18 +452,18 @@ async function cachedPlanCheck(
     for (let i = 0; i < runs; i += 1) {
       const [p, q] = i % 2 ? [second, first] : [first, second];
       const seen = await withPrincipal(pool, p.session, p.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST.with([p.orgId]))).rows);
-      if (ids(seen) !== expected.get(p.orgId)) throw new Error(`${label}: the named query's cached plan showed run ${i} the wrong rows`);
+      if (ids(seen) !== expected.get(p.orgId)) throw new Error(`sanity: the named query's cached plan showed run ${i} the wrong rows`);
       const across = await withPrincipal(pool, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([q.orgId]))).rowCount);
-      if (across !== 0) throw new Error(`${label}: the named query's cached plan showed ${across} rows of another org`);
+      if (across !== 0) throw new Error(`sanity: the named query's cached plan showed ${across} rows of another org`);
     }
     // The agent belongs to the first org: it sees its 3 tasks (all among that org's latest 50) and nothing else.
     const agentSees = await withPrincipal(pool, agent.session, agent.orgId, async (tx) => (await tx.query<{ task_id: string }>(LATEST.with([agent.orgId]))).rows);
     const firstOrgs = new Set(expected.get(first.orgId)!.split(','));
     if (agent.orgId !== first.orgId || agentSees.length !== 3 || agentSees.some((r) => !firstOrgs.has(r.task_id))) {
-      throw new Error(`${label}: through the named query's cached plan the agent sees ${agentSees.length} tasks, not its 3`);
+      throw new Error(`sanity: through the named query's cached plan the agent sees ${agentSees.length} tasks, not its 3`);
     }
     const anonymous = (await pool.query(LATEST.with([first.orgId]))).rowCount;
-    if (anonymous !== 0) throw new Error(`${label}: the named query's cached plan showed ${anonymous} rows without authz.begin`);
+    if (anonymous !== 0) throw new Error(`sanity: the named query's cached plan showed ${anonymous} rows without authz.begin`);
     const { rows } = await pool.query<{ generic_plans: string; custom_plans: string }>(
       'select generic_plans, custom_plans from pg_prepared_statements where name = $1',
       [LATEST.name],
@@ -842,7 +627,6 @@ async function functionStats(
   appUrl: string,
   dbName: string,
   principals: readonly Principal[],
-  label: string,
 ): Promise<string> {
   const n = Math.max(200, Math.round(BREAKDOWN / 2));
   await withClient(adminUrl, async (c) => {
@@ -876,7 +660,7 @@ async function functionStats(
     await c.query(`alter database ${dbName} reset track_functions`);
   });
   const lines = [
-    `${label}: ${n} requests through withPrincipal at c=1 with track_functions = all (${fmtMs(perRequestMs)} ms a request, timing overhead included):`,
+    `As migrated: ${n} requests through withPrincipal at c=1 with track_functions = all (${fmtMs(perRequestMs)} ms a request, timing overhead included):`,
     '',
     '| function | calls / request | total µs / call | self µs / call | total µs / request |',
     '|---|---:|---:|---:|---:|',
@@ -918,7 +702,6 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   let pools: Pools | null = null;
-  let configurator: Configurator | null = null;
   try {
     const dbName = `bastion_bench_rls_${randomBytes(4).toString('hex')}`;
     const adminUrl = await createDatabase(dbName);
@@ -926,11 +709,6 @@ async function main(): Promise<void> {
     const { applied } = await migrate(adminUrl);
     console.log(`database ${dbName}: ${applied.length} migrations, the last ${applied[applied.length - 1] ?? '—'}`);
     const { principals, agent } = await load1M(adminUrl);
-    configurator = await Configurator.open(adminUrl);
-    const fold = EXPERIMENTS && !configurator.cannotFold;
-    const lean = EXPERIMENTS && !configurator.cannotLean;
-    if (EXPERIMENTS && configurator.cannotFold) console.log(`experiments off: ${configurator.cannotFold}`);
-    if (EXPERIMENTS && configurator.cannotLean) console.log(`lean-functions experiment off: ${configurator.cannotLean}`);
 
     const urls = { app: roleUrl(adminUrl, 'bastion_app'), projector: roleUrl(adminUrl, 'bastion_projector'), admin: adminUrl };
     pools = {
@@ -938,22 +716,11 @@ async function main(): Promise<void> {
       projector: openPool(urls.projector, CONCURRENCY),
       admin: EXPERIMENTS ? openPool(urls.admin, CONCURRENCY) : null,
     };
-    const variants = ops(pools, { fold, lean });
+    const variants = ops(pools);
     const names = [...variants.keys()];
-    const configsUsed = new Map<string, Config>();
-    for (const name of names) {
-      const config = CONFIG[name];
-      if (config) configsUsed.set(`policy: ${config.policy}, functions: ${config.functions}`, config);
-    }
-    for (const [label, config] of configsUsed) {
-      await configurator.apply(config);
-      await sanityCheck(pools, urls, principals, agent, label);
-    }
+    await sanityCheck(pools, urls, principals, agent);
 
-    const slice = async (name: Variant, ms: number) => {
-      await configurator!.apply(CONFIG[name]);
-      return runSlice(variants.get(name)!, principals, ms);
-    };
+    const slice = (name: Variant, ms: number) => runSlice(variants.get(name)!, principals, ms);
     for (const name of names) await slice(name, WARMUP_MS);
 
     const results = new Map<Variant, Slice[]>(names.map((n) => [n, []]));
@@ -1000,46 +767,21 @@ async function main(): Promise<void> {
     if (variants.has('x: authz.begin, no policy')) {
       ratioLines.push(ratioLine('x: authz.begin, no policy / (b): authz.begin vs plain set_config', 'x: authz.begin, no policy', 'limit'));
       ratioLines.push(ratioLine('(a) / x: authz.begin, no policy: the policies alone', 'rls', 'x: authz.begin, no policy'));
-      ratioLines.push(ratioLine('x: (b) + pg_current_xact_id() / (b): a transaction id per request', 'x: (b) + pg_current_xact_id()', 'limit'));
     }
     if (variants.has('x: (a), statements unnamed')) {
       ratioLines.push(ratioLine('x: (a) unnamed / x: (b) unnamed: (a)/(b) with every statement unnamed, as before', 'x: (a), statements unnamed', 'x: (b), statements unnamed'));
       ratioLines.push(ratioLine('(a) / x: (a) unnamed: naming the statements, under RLS', 'rls', 'x: (a), statements unnamed'));
       ratioLines.push(ratioLine('(b) / x: (b) unnamed: naming the statements, without RLS', 'limit', 'x: (b), statements unnamed'));
     }
-    if (variants.has('x: lean authz.begin, no policy')) {
-      ratioLines.push(ratioLine('x: lean authz.begin, no policy / (b)', 'x: lean authz.begin, no policy', 'limit'));
-    }
-    if (variants.has('x: one tasks policy')) {
-      ratioLines.push(ratioLine('x: one tasks policy / (b)', 'x: one tasks policy', 'limit'));
-      ratioLines.push(ratioLine('x: one tasks policy / (a)', 'x: one tasks policy', 'rls'));
-    }
-    if (variants.has('x: one tasks policy, lean authz functions')) {
-      ratioLines.push(ratioLine('x: one tasks policy, lean authz functions / (b)', 'x: one tasks policy, lean authz functions', 'limit'));
-      ratioLines.push(
-        ratioLine('x: one tasks policy, lean authz functions / x: one tasks policy', 'x: one tasks policy, lean authz functions', 'x: one tasks policy'),
-      );
-    }
     const verdict = median(perRoundRatio('rls', 'limit')) >= 0.8 ? 'met' : 'NOT met';
 
     const planCache = await planCacheStats(pools);
-    const plans: string[] = [];
-    for (const [label, config] of configsUsed) {
-      if (config.functions !== 'migrations') continue; // the functions do not change the plan
-      await configurator.apply(config);
-      plans.push(`${label}:\n\n${await explainPlan(pools, principals[0]!)}`);
-    }
-    await configurator.apply(AS_MIGRATED);
-    plans.push(`the generic plan (what the named query runs once PostgreSQL settles on it):\n\n${await explainGenericPlan(pools, principals[0]!)}`);
+    const plan = await explainPlan(pools, principals[0]!);
+    const genericPlan = await explainGenericPlan(pools, principals[0]!);
     await Promise.all([pools.app.end(), pools.projector.end(), pools.admin?.end()]);
     pools = null;
-    await configurator.apply(AS_MIGRATED);
     const steps = await breakdown(urls, principals);
-    const fnStats = [await functionStats(adminUrl, urls.app, dbName, principals, 'as migrated')];
-    if (fold && lean) {
-      await configurator.apply({ policy: 'one', functions: 'lean' });
-      fnStats.push(await functionStats(adminUrl, urls.app, dbName, principals, 'one tasks policy, lean authz functions'));
-    }
+    const fnStats = await functionStats(adminUrl, urls.app, dbName, principals);
 
     console.log(`\n"Latest 50 tasks of my org", ${fmt(ROWS)} tasks in ${ORGS} orgs, concurrency ${CONCURRENCY}:\n`);
     console.log(lines.join('\n'));
@@ -1047,13 +789,19 @@ async function main(): Promise<void> {
     console.log(ratioLines.join('\n'));
     console.log(`\nTarget (a)/(b) ≥ 0.80×: ${verdict}.`);
     console.log(`\nPlans of the named statements on the ${CONCURRENCY} connections of each pool, over the whole run:\n\n${planCache}`);
-    console.log(`\nEXPLAIN (ANALYZE, BUFFERS) inside a real authz.begin transaction (bastion_app), ${plans.join('\n\n')}`);
+    console.log(
+      `\nEXPLAIN (ANALYZE, BUFFERS) inside a real authz.begin transaction (bastion_app):\n\n${plan}\n\n` +
+        `the generic plan (what the named query runs once PostgreSQL settles on it):\n\n${genericPlan}`,
+    );
     console.log(`\nLatency breakdown by round trip (as migrated):\n\n${steps}`);
-    console.log(`\n${fnStats.join('\n\n')}`);
+    console.log(`\n${fnStats}`);
     console.log(`\nTotal time ${((performance.now() - started) / 1000).toFixed(0)} s, load ${load()}.`);
+  } catch (error) {
+    // Said before the cleanup below, whose forced drop ends every connection still open.
+    console.error(error);
+    process.exitCode = 1;
   } finally {
     if (pools) await Promise.allSettled([pools.app.end(), pools.projector.end(), pools.admin?.end()]);
-    await configurator?.close().catch(() => undefined);
     await dropDatabase();
   }
 }

@@ -45,8 +45,10 @@ export async function withPrincipal<T>(
 
 /**
  * A transaction with no principal, for what happens before anyone is authenticated (sign-up, sign-in, email
- * links). Such a transaction can reach only the narrow pre-authentication definer functions.
+ * links). Such a transaction can reach only the narrow pre-authentication definer functions. It opens with
+ * `authz.begin_anonymous()`, in the same round trip as `begin`: the connection's request key is replaced, so a
+ * principal's binding that injected SQL captured in an earlier request on this connection verifies nowhere here.
  */
 export async function withoutPrincipal<T>(pool: Pool, work: (tx: PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(pool, work);
+  return inTransaction(pool, work, undefined, 'begin; select authz.begin_anonymous()');
 }
