@@ -4,12 +4,25 @@
  */
 const COLUMNS = 'position, transaction_id, id, stream_id, revision, type, data, metadata';
 
+/**
+ * The advisory-lock class of a stream: `pg_advisory_xact_lock(STREAM_LOCK_CLASS, hashtext(stream))`, taken by every
+ * append to a stream that may already exist, here and in `authz.append_event` (migration 0023), so the definer
+ * functions' appends and this adapter's wait for each other instead of failing on (stream_id, revision).
+ */
+export const STREAM_LOCK_CLASS = 736_155_203;
+
 export const APPEND = {
-  name: 'bastion_events_append_v1',
+  name: 'bastion_events_append_v2',
   // $1 stream, $2 expectation kind, $3 exact revision (or null), $4 jsonb array of {id, type, data, metadata}.
+  // The lock is held to the end of the caller's transaction: a definer append to this stream that starts meanwhile
+  // waits for it, then reads the revision this append wrote. This statement's own read is as of its start, so
+  // if it waited for another appender, it loses as a unique violation (retried for `any`, else the typed error).
   text: `
-    with current_rev as (
+    with stream_lock as (
+      select pg_advisory_xact_lock(${STREAM_LOCK_CLASS}, hashtext($1))
+    ), current_rev as (
       select coalesce((select revision from events where stream_id = $1 order by revision desc limit 1), -1) as rev
+        from stream_lock
     ), allowed as (
       select rev from current_rev
       where case $2::text
@@ -35,7 +48,8 @@ export const APPEND = {
 /**
  * `no_stream`, the common case (every new task, merge request, session…): no read at all. Revisions start at 0 and
  * the (stream_id, revision) unique index refuses a stream that exists. Measured at 0.92–1.05× a plain INSERT at
- * concurrency 32, against about 0.7× for the general statement above (docs/performance.md).
+ * concurrency 32, against about 0.7× for the general statement above (docs/performance.md). No stream lock either:
+ * the streams the definer functions append to are created by one of them, never through this statement.
  */
 export const APPEND_NEW_STREAM = {
   name: 'bastion_events_append_new_v1',
