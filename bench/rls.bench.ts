@@ -55,7 +55,7 @@ import { migrate } from '../libs/infra/src/database/migrate';
 import { prepared } from '../libs/infra/src/database/prepared-statement';
 import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/role-urls';
 import { inTransaction } from '../libs/infra/src/database/transaction';
-import { type SessionCredentials, withPrincipal } from '../libs/infra/src/database/with-principal';
+import { RELEASE_SESSION_LOCKS, type SessionCredentials, withPrincipal } from '../libs/infra/src/database/with-principal';
 import { sessionProof } from '../libs/infra/src/identity/session-proof';
 import { ROLE_PERMISSIONS, type Role } from '../libs/domain/src/authorization/permissions';
 import { serverFacts, withClient } from './bench-support';
@@ -78,6 +78,9 @@ const CONCURRENCY = 8;
 const WARMUP_MS = 1000;
 
 const LATEST_TASKS = 'select * from tasks where org_id = $1 order by updated_at desc limit 50';
+
+/** How withPrincipal ends every transaction (releasing session-level advisory locks): (b) and the experiments too. */
+const API_SHAPE = { alsoAtEnd: RELEASE_SESSION_LOCKS } as const;
 
 /** A stand-in for the permission set authz.begin binds (`,a,b,…,`): the role's, as long as the real one. */
 function boundPermissions(role: Role): string {
@@ -148,35 +151,50 @@ function ops(pools: Pools): Map<Variant, Op> {
     withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0),
   );
   m.set('limit', async (p) =>
-    inTransaction(pools.projector, async (tx) => {
-      await tx.query(SET_CONFIG_NAMED.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
-      return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
-    }),
+    inTransaction(
+      pools.projector,
+      async (tx) => {
+        await tx.query(SET_CONFIG_NAMED.with([p.session.sessionId, p.userId, p.orgId, p.fakeBinding]));
+        return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
+      },
+      API_SHAPE,
+    ),
   );
   m.set('autocommit', async (p) => (await pools.projector.query(LATEST.with([p.orgId]))).rowCount ?? 0);
   if (pools.admin) {
     const admin = pools.admin;
     m.set('x: authz.begin, no policy', async (p) =>
-      inTransaction(admin, async (tx) => {
-        await tx.query(AUTHZ_BEGIN.with([p.session.sessionId, p.session.proof, p.orgId]));
-        return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
-      }),
+      inTransaction(
+        admin,
+        async (tx) => {
+          await tx.query(AUTHZ_BEGIN.with([p.session.sessionId, p.session.proof, p.orgId]));
+          return (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0;
+        },
+        API_SHAPE,
+      ),
     );
     // (a) and (b) as they were before the statements were named: the same helpers' transaction code, unnamed SQL.
     m.set('x: (a), statements unnamed', async (p) =>
       inTransaction(
         pools.app,
         async (tx) => (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0,
-        async (tx) => {
-          await tx.query(AUTHZ_BEGIN_SQL, [p.session.sessionId, p.session.proof, p.orgId]);
+        {
+          ...API_SHAPE,
+          first: async (tx) => {
+            await tx.query(AUTHZ_BEGIN_SQL, [p.session.sessionId, p.session.proof, p.orgId]);
+          },
         },
       ),
     );
     m.set('x: (b), statements unnamed', async (p) =>
-      inTransaction(pools.projector, async (tx) => {
-        await tx.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
-        return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
-      }),
+      inTransaction(
+        pools.projector,
+        async (tx) => {
+          await tx.query(SET_CONFIG, [p.session.sessionId, p.userId, p.orgId, p.fakeBinding]);
+          return (await tx.query(LATEST_TASKS, [p.orgId])).rowCount ?? 0;
+        },
+        API_SHAPE,
+      ),
     );
   }
   return m;

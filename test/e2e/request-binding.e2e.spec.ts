@@ -250,3 +250,27 @@ describe('permissions are proven once per request', () => {
     expect((await admin.query("select authz.role_permission_list('viewer') as list")).rows[0].list).toContain(',task:view,');
   });
 });
+
+describe('what SQL in a request leaves on its connection', () => {
+  /** Advisory locks held by the backend of a pool of one, as the superuser sees them. */
+  async function advisoryLocksOf(pool: Pool): Promise<number> {
+    const pid = (await pool.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    return (await admin.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = $1", [pid])).rows[0].n;
+  }
+  const STALL_A_STREAM = "select pg_advisory_lock(736155203, hashtext('user-' || gen_random_uuid()))";
+
+  it('a session-level advisory lock taken in a request dies with it, committed, failed or anonymous', async () => {
+    const pool = oneConnection();
+    await withPrincipal(pool, credentialsOf(a.admin), a.orgId, (tx) => tx.query(STALL_A_STREAM));
+    expect(await advisoryLocksOf(pool)).toBe(0);
+    await expect(
+      withPrincipal(pool, credentialsOf(a.admin), a.orgId, async (tx) => {
+        await tx.query(STALL_A_STREAM);
+        throw new Error('the request fails after its SQL ran');
+      }),
+    ).rejects.toThrow('the request fails');
+    expect(await advisoryLocksOf(pool)).toBe(0);
+    await withoutPrincipal(pool, (tx) => tx.query(STALL_A_STREAM));
+    expect(await advisoryLocksOf(pool)).toBe(0);
+  });
+});

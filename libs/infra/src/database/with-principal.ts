@@ -23,6 +23,14 @@ export class SessionNotLiveError extends Error {
 const AUTHZ_BEGIN = prepared('bastion.authz-begin', 'select authz.begin($1, $2, $3)');
 
 /**
+ * Every API transaction ends by releasing the session-level advisory locks of its connection, in the `commit` (or
+ * `rollback`) round trip. Any role may take one, and one outlives its transaction: SQL injected into a request could
+ * otherwise leave `pg_advisory_lock(<stream lock class>, hashtext('user-<victim>'))` on a pooled connection and stall
+ * every append to the victim's stream (its sign-ins) for as long as the connection lives. The API itself takes none.
+ */
+export const RELEASE_SESSION_LOCKS = 'select pg_advisory_unlock_all()';
+
+/**
  * The one way the API touches the database on behalf of a principal (DESIGN §4): one transaction whose first
  * statement is `authz.begin(session, proof, org)`. A revoked or expired session stops here, at its next request.
  * Settings are transaction-local, so the pooled connection carries no principal into the next request.
@@ -33,13 +41,16 @@ export async function withPrincipal<T>(
   orgId: string | null,
   work: (tx: PoolClient) => Promise<T>,
 ): Promise<T> {
-  return inTransaction(pool, work, async (tx) => {
-    try {
-      await tx.query(AUTHZ_BEGIN.with([session.sessionId, session.proof, orgId]));
-    } catch (error) {
-      if ((error as { code?: string }).code === '28000') throw new SessionNotLiveError();
-      throw error;
-    }
+  return inTransaction(pool, work, {
+    first: async (tx) => {
+      try {
+        await tx.query(AUTHZ_BEGIN.with([session.sessionId, session.proof, orgId]));
+      } catch (error) {
+        if ((error as { code?: string }).code === '28000') throw new SessionNotLiveError();
+        throw error;
+      }
+    },
+    alsoAtEnd: RELEASE_SESSION_LOCKS,
   });
 }
 
@@ -50,5 +61,5 @@ export async function withPrincipal<T>(
  * principal's binding that injected SQL captured in an earlier request on this connection verifies nowhere here.
  */
 export async function withoutPrincipal<T>(pool: Pool, work: (tx: PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(pool, work, undefined, 'begin; select authz.begin_anonymous()');
+  return inTransaction(pool, work, { alsoAtBegin: 'select authz.begin_anonymous()', alsoAtEnd: RELEASE_SESSION_LOCKS });
 }
