@@ -36,17 +36,14 @@ export interface OrgKeyEvictionsOptions {
  * Cache eviction on every process (DESIGN §9): a revoke or a rewrap publishes `{orgId}` and each process evicts
  * that org's plaintext DEKs at once ({@link RedisEvictions}).
  *
- * When the subscription drops the whole cache is dropped and {@link live} turns false, so the key service stops
- * caching until the channel is subscribed again. What this cannot see is a connection that died silently and has
+ * When the subscription drops the whole cache is dropped and `live` turns false, so the key service stops caching
+ * (it caches plaintext DEKs only while `live`) until the channel is subscribed again. What this cannot see is a connection that died silently and has
  * not been noticed yet; the bound there is the cache's TTL, and Bastion's own revoke is in any case checked against
  * the database on every read.
  */
-export class OrgKeyEvictions {
-  readonly channel: string;
-  readonly #evictions: RedisEvictions;
-
+export class OrgKeyEvictions extends RedisEvictions {
   constructor(options: OrgKeyEvictionsOptions) {
-    this.#evictions = new RedisEvictions({
+    super({
       publisher: options.publisher,
       subscriber: options.subscriber,
       channel: keyEvictionChannel(options.prefix),
@@ -55,29 +52,5 @@ export class OrgKeyEvictions {
       onError: options.onError,
       publishTimeoutMs: options.publishTimeoutMs,
     });
-    this.channel = this.#evictions.channel;
-  }
-
-  /** True while this process is subscribed: only then may plaintext DEKs be cached. */
-  get live(): boolean {
-    return this.#evictions.live;
-  }
-
-  /** Subscribes; resolves once Redis confirmed it. */
-  start(): Promise<void> {
-    return this.#evictions.start();
-  }
-
-  /**
-   * Tells every process (this one included) to forget the org's DEKs. Rejects when Redis does not take the message
-   * within the publish timeout; processes that lost their subscription meanwhile have dropped their caches anyway.
-   */
-  publish(orgId: string): Promise<void> {
-    return this.#evictions.publish(orgId);
-  }
-
-  /** Unsubscribes, disconnects the subscriber and drops the cache. */
-  close(): Promise<void> {
-    return this.#evictions.close();
   }
 }

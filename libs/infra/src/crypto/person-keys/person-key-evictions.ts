@@ -57,13 +57,10 @@ export interface PersonKeyEvictionsOptions {
  * when the subscription is lost and again when it is back, so no key loaded while deaf outlives the outage. Reads
  * never depend on any of this: they check the key table every time.
  */
-export class PersonKeyEvictions implements PersonKeyEvictionPublisher {
-  readonly channel: string;
-  readonly #evictions: RedisEvictions;
-
+export class PersonKeyEvictions extends RedisEvictions implements PersonKeyEvictionPublisher {
   constructor(options: PersonKeyEvictionsOptions) {
     const cache = options.cache;
-    this.#evictions = new RedisEvictions({
+    super({
       publisher: options.publisher,
       subscriber: options.subscriber,
       channel: personKeyEvictionChannel(options.prefix),
@@ -77,26 +74,5 @@ export class PersonKeyEvictions implements PersonKeyEvictionPublisher {
       },
       publishTimeoutMs: options.publishTimeoutMs,
     });
-    this.channel = this.#evictions.channel;
-  }
-
-  /** True while this process is subscribed, so that it hears every erasure. */
-  get live(): boolean {
-    return this.#evictions.live;
-  }
-
-  /** Subscribes; resolves once Redis confirmed it. */
-  start(): Promise<void> {
-    return this.#evictions.start();
-  }
-
-  /** Tells every process (this one included) to forget the subject's key. Rejects like {@link publishPersonKeyEviction}. */
-  publish(subject: string): Promise<void> {
-    return this.#evictions.publish(subject);
-  }
-
-  /** Unsubscribes, disconnects the subscriber and drops the cache. */
-  close(): Promise<void> {
-    return this.#evictions.close();
   }
 }
