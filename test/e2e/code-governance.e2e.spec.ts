@@ -28,9 +28,7 @@ import { catchUpReactor, TestProjector, waitForGate } from '../support/projector
 import { dropPrefix } from '../support/redis';
 import { redisUrl } from '../support/services';
 import { withPrincipal } from '../../libs/infra/src/database/with-principal';
-import { sessionProof } from '../../libs/infra/src/identity/session-proof';
-import { loadServerSecrets } from '../../libs/infra/src/crypto/server-secrets';
-import type { SignedIn } from '../support/identity';
+import { type SignedIn, sessionCredentials } from '../support/identity';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -82,9 +80,7 @@ async function agentOf(org: OrgFixture, repoId: string) {
 }
 
 function credentialsOf(token: string) {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(token).payload.sid as string;
-  return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
+  return sessionCredentials(api, token);
 }
 
 const policyOf = async (orgId: string): Promise<CodePolicy> => {

@@ -3,17 +3,14 @@ import type { Pool } from 'pg';
 import { EVENT_AUTHORITY, PERMISSIONS, ROLE_PERMISSIONS } from '../../libs/domain/src';
 import { withPrincipal } from '../../libs/infra/src/database/with-principal';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
-import { sessionProof } from '../../libs/infra/src/identity/session-proof';
-import { loadServerSecrets } from '../../libs/infra/src/crypto/server-secrets';
 import { newEvent } from '../support/events';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { call, decodeJwt, tokenFromMail } from '../support/http';
-import { newUser, type SignedIn } from '../support/identity';
+import { newUser, type SignedIn, sessionCredentials } from '../support/identity';
 import { addMember, newAgent, newOrg, type OrgFixture, stepUp } from '../support/orgs';
 import { TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
-import { join } from 'node:path';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -38,9 +35,7 @@ afterAll(async () => {
 
 /** The session credentials the API would present for a signed-in user (for driving the DB helper directly). */
 function credentialsOf(user: SignedIn) {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(user.accessToken).payload.sid as string;
-  return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
+  return sessionCredentials(api, user.accessToken);
 }
 
 /** A fresh MFA verification on the user's session, as the MFA sign-in or step-up will record it. */

@@ -6,16 +6,13 @@
  * injected SQL would: it holds everything the app role can read, and must still act only as the principal whose
  * request it rides in.
  */
-import { join } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
-import { loadServerSecrets } from '../../libs/infra/src/crypto/server-secrets';
 import { inTransaction } from '../../libs/infra/src/database/transaction';
 import { withoutPrincipal, withPrincipal } from '../../libs/infra/src/database/with-principal';
-import { sessionProof } from '../../libs/infra/src/identity/session-proof';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
-import { call, decodeJwt } from '../support/http';
-import type { SignedIn } from '../support/identity';
+import { call } from '../support/http';
+import { type SignedIn, sessionCredentials } from '../support/identity';
 import { addMember, newOrg, type OrgFixture } from '../support/orgs';
 import { TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
@@ -46,9 +43,7 @@ afterAll(async () => {
 });
 
 function credentialsOf(user: SignedIn) {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(user.accessToken).payload.sid as string;
-  return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
+  return sessionCredentials(api, user.accessToken);
 }
 
 /** A connection pool of one: every transaction below runs on the same backend, where a replay would have to work. */

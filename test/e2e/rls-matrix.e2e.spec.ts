@@ -4,18 +4,15 @@
  * through authz.begin. A new table, policy, event type or permission is covered without writing a new test.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { ROLE_PERMISSIONS, type Role } from '../../libs/domain/src';
-import { loadServerSecrets } from '../../libs/infra/src/crypto/server-secrets';
 import { withPrincipal } from '../../libs/infra/src/database/with-principal';
 import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
-import { sessionProof } from '../../libs/infra/src/identity/session-proof';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { newEvent } from '../support/events';
-import { call, decodeJwt } from '../support/http';
-import { newUser } from '../support/identity';
+import { call } from '../support/http';
+import { newUser, sessionCredentials } from '../support/identity';
 import { addMember, newAgent, newOrg, type OrgFixture } from '../support/orgs';
 import { TestProjector } from '../support/projector';
 import { dropPrefix } from '../support/redis';
@@ -96,9 +93,7 @@ afterAll(async () => {
 });
 
 function credentials(subject: Subject) {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(tokens.get(subject)!).payload.sid as string;
-  return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
+  return sessionCredentials(api, tokens.get(subject)!);
 }
 
 async function as<T>(subject: Subject, work: (tx: PoolClient) => Promise<T>): Promise<T> {

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { loadServerSecrets } from '../../libs/infra/src/crypto/server-secrets';
+import type { SessionCredentials } from '../../libs/infra/src/database/with-principal';
+import { sessionProof } from '../../libs/infra/src/identity/session-proof';
 import type { TestApi } from './api';
-import { call, refreshCookie, tokenFromMail } from './http';
+import { call, decodeJwt, refreshCookie, tokenFromMail } from './http';
 
 export const STRONG_PASSWORD = 'correct horse battery staple 42';
 
@@ -32,4 +36,11 @@ export async function signIn(api: TestApi, email: string, password = STRONG_PASS
 export async function newUser(api: TestApi): Promise<SignedIn> {
   const { userId, email } = await signUp(api);
   return { userId, email, ...(await signIn(api, email)) };
+}
+
+/** What the API presents to `authz.begin` for the session of `accessToken`: its id and the proof the API derives. */
+export function sessionCredentials(api: TestApi, accessToken: string): SessionCredentials {
+  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
+  const sessionId = decodeJwt(accessToken).payload.sid as string;
+  return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
 }

@@ -8,18 +8,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toNewEvents } from '@bastion/domain';
-import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { KeyRevokedError } from '@bastion/infra/crypto/kms';
 import { FakeGcpKmsServer, startFakeGcpKmsServer } from '@bastion/infra/crypto/kms/testing/fake-gcp-kms-server';
 import { type OrgKeyService, type StampOrgKeyEvent, type Transact } from '@bastion/infra/crypto/org-keys';
 import { withPrincipal } from '@bastion/infra/database/with-principal';
-import { sessionProof } from '@bastion/infra/identity/session-proof';
 import { uuidv7 } from '@bastion/infra/ids/uuid-v7';
 import type { Pool } from 'pg';
 import { type TestApi, startTestApi } from '../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
 import { call, decodeJwt } from '../../../../test/support/http';
-import type { SignedIn } from '../../../../test/support/identity';
+import { type SignedIn, sessionCredentials } from '../../../../test/support/identity';
 import { addMember, newOrg, type OrgFixture } from '../../../../test/support/orgs';
 import { dropPrefix } from '../../../../test/support/redis';
 import { keyProblem } from './key-problems';
@@ -55,9 +53,7 @@ async function markMfaFresh(user: SignedIn): Promise<void> {
 }
 
 function as(user: SignedIn, orgId: string): Transact {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(user.accessToken).payload.sid as string;
-  return (work) => withPrincipal(app, { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) }, orgId, work);
+  return (work) => withPrincipal(app, sessionCredentials(api, user.accessToken), orgId, work);
 }
 
 function stampAs(user: SignedIn, orgId: string): StampOrgKeyEvent {

@@ -13,15 +13,13 @@ import { decryptField, type DataKey } from '@bastion/infra/crypto/envelope';
 import { LocalKms } from '@bastion/infra/crypto/kms';
 import { FakeGcpKmsServer, startFakeGcpKmsServer } from '@bastion/infra/crypto/kms/testing/fake-gcp-kms-server';
 import { KmsRouter, OrgKeyService, orgKeyWrappingAad, type Transact } from '@bastion/infra/crypto/org-keys';
-import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { withPrincipal } from '@bastion/infra/database/with-principal';
 import { repositoryPath } from '@bastion/infra/git/repository-store';
-import { sessionProof } from '@bastion/infra/identity/session-proof';
 import type { Pool } from 'pg';
 import { type TestApi, startTestApi } from '../../../../test/support/api';
 import { closePools, isolatedDatabase, poolFor, type TestDatabase } from '../../../../test/support/database';
 import { call, decodeJwt } from '../../../../test/support/http';
-import type { SignedIn } from '../../../../test/support/identity';
+import { type SignedIn, sessionCredentials } from '../../../../test/support/identity';
 import { addMember, newAgent, newOrg, type OrgFixture } from '../../../../test/support/orgs';
 import { TestProjector } from '../../../../test/support/projector';
 import { dropPrefix } from '../../../../test/support/redis';
@@ -76,9 +74,7 @@ const tasks = (orgId: string, suffix = '') => `/v1/orgs/${orgId}/tasks${suffix}`
 const kms = (orgId: string, suffix = '') => `/v1/orgs/${orgId}/security/kms${suffix}`;
 
 function as(user: SignedIn, orgId: string): Transact {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(user.accessToken).payload.sid as string;
-  return (work) => withPrincipal(app, { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) }, orgId, work);
+  return (work) => withPrincipal(app, sessionCredentials(api, user.accessToken), orgId, work);
 }
 
 async function markMfaFresh(user: SignedIn): Promise<void> {

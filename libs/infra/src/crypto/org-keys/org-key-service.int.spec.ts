@@ -14,18 +14,16 @@ import type { Pool } from 'pg';
 import { type TestApi, startTestApi } from '../../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../../test/support/database';
 import { decodeJwt } from '../../../../../test/support/http';
-import type { SignedIn } from '../../../../../test/support/identity';
+import { type SignedIn, sessionCredentials } from '../../../../../test/support/identity';
 import { addMember, newOrg, type OrgFixture } from '../../../../../test/support/orgs';
 import { dropPrefix, redisPrefix } from '../../../../../test/support/redis';
 import { redisUrl } from '../../../../../test/support/services';
 import { withPrincipal } from '../../database/with-principal';
-import { sessionProof } from '../../identity/session-proof';
 import { uuidv7 } from '../../ids/uuid-v7';
 import { openRedis } from '../../queue/redis';
 import { DataKeyCache } from '../envelope';
 import { GcpKms, KeyRefInvalidError, KeyRevokedError, KmsIntegrityError, LocalKms } from '../kms';
 import { FakeGcpKmsServer, startFakeGcpKmsServer } from '../kms/testing/fake-gcp-kms-server';
-import { loadServerSecrets } from '../server-secrets';
 import {
   KmsRouter,
   OrgKeyConcurrentChangeError,
@@ -79,9 +77,7 @@ function newGcpKey(): string {
 }
 
 function credentials(user: SignedIn) {
-  const secrets = loadServerSecrets({ NODE_ENV: 'test' }, join(api.keysDir, 'server-secret'));
-  const sessionId = decodeJwt(user.accessToken).payload.sid as string;
-  return { sessionId, proof: sessionProof(secrets.sessionProofKey, sessionId) };
+  return sessionCredentials(api, user.accessToken);
 }
 
 /** Short transactions as `user`, scoped to the org: the only way these tests act as a user. */
