@@ -9,8 +9,9 @@ const STREAM_REVISION_CONSTRAINT = 'events_stream_revision_unique';
  * True when `error` means another writer appended to the same stream first, so the unit of work may run again on
  * fresh state: the port's typed error; SQLSTATE 40001, which `authz.append_event` raises when a stream is not at the
  * revision a definer function expects (as PostgreSQL does for a serialisation failure); or a unique violation of
- * (stream, revision), which is how an append "at the stream's next revision" loses the race: both transactions read
- * the same last revision, and the later insert waits for the earlier one and fails once it commits.
+ * (stream, revision). Since migration 0023 appends to one stream wait for each other (a per-stream advisory lock), so
+ * the definer functions' appends no longer lose that way; an append whose revision was read before it waited still
+ * can, and so can anything written against an older schema.
  */
 export function isStreamConflict(error: unknown): boolean {
   if (error instanceof WrongExpectedRevisionError) return true;
