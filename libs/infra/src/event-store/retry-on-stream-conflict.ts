@@ -10,8 +10,8 @@ const STREAM_REVISION_CONSTRAINT = 'events_stream_revision_unique';
  * fresh state: the port's typed error; SQLSTATE 40001, which `authz.append_event` raises when a stream is not at the
  * revision a definer function expects (as PostgreSQL does for a serialisation failure); or a unique violation of
  * (stream, revision). Since migration 0023 appends to one stream wait for each other (a per-stream advisory lock), so
- * the definer functions' appends no longer lose that way; an append whose revision was read before it waited still
- * can, and so can anything written against an older schema.
+ * the definer functions' appends no longer lose that way; the adapter's, whose statement read the revision before
+ * it waited, still can.
  */
 export function isStreamConflict(error: unknown): boolean {
   if (error instanceof WrongExpectedRevisionError) return true;
