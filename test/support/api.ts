@@ -30,6 +30,20 @@ function kmsSettingsOfRun(): Record<string, string> {
   return Object.fromEntries(KMS_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
 }
 
+/**
+ * A second API process beside `first`, as a second replica would run: the same database, Redis prefix (limits,
+ * evictions) and server keys, its own pools, caches and after-response work.
+ */
+export async function startSecondReplica(db: TestDatabase, first: TestApi, env: Record<string, string> = {}): Promise<TestApi> {
+  return startTestApi(db, {
+    ...env,
+    REDIS_PREFIX: first.redisPrefix,
+    JWT_KEYS_DIR: first.keysDir,
+    FERNET_KEYS_FILE: join(first.keysDir, 'fernet'),
+    BASTION_SERVER_SECRET_FILE: join(first.keysDir, 'server-secret'),
+  });
+}
+
 /** The real API, in process, on a free port, against a test database and a prefixed Redis. */
 export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-api-'));

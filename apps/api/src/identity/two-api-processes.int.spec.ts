@@ -6,7 +6,7 @@ import { parseEml } from '@bastion/infra/mail/parse-eml';
 import { AfterResponse } from '../http/after-response';
 import { hashEmailToken } from './email-tokens';
 import { PersonalData } from './personal-data/personal-data';
-import { type TestApi, startTestApi } from '../../../../test/support/api';
+import { type TestApi, startTestApi, startSecondReplica } from '../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
 import { call } from '../../../../test/support/http';
 import { signUp } from '../../../../test/support/identity';
@@ -32,14 +32,7 @@ let events: PostgresEventStore;
 beforeAll(async () => {
   db = await workerDatabase();
   a = await startTestApi(db, { TRUST_PROXY: PROXIES });
-  // The second process shares everything a second replica would: the Redis prefix (limits) and the server's keys.
-  b = await startTestApi(db, {
-    TRUST_PROXY: PROXIES,
-    REDIS_PREFIX: a.redisPrefix,
-    JWT_KEYS_DIR: a.keysDir,
-    FERNET_KEYS_FILE: join(a.keysDir, 'fernet'),
-    BASTION_SERVER_SECRET_FILE: join(a.keysDir, 'server-secret'),
-  });
+  b = await startSecondReplica(db, a, { TRUST_PROXY: PROXIES });
   admin = poolFor(db.adminUrl);
   events = new PostgresEventStore(admin);
 }, 60_000);

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { erasePerson, personEmailLookupKey, publishPersonKeyEviction } from '@bastion/infra/crypto/person-keys';
 import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
-import { type TestApi, startTestApi } from '../../../../../test/support/api';
+import { type TestApi, startTestApi, startSecondReplica } from '../../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../../test/support/database';
 import { signUp } from '../../../../../test/support/identity';
 import { dropPrefix } from '../../../../../test/support/redis';
@@ -25,13 +25,7 @@ let publisher: Redis;
 beforeAll(async () => {
   db = await workerDatabase();
   a = await startTestApi(db, { PERSON_KEY_TTL_SECONDS: '3600' });
-  b = await startTestApi(db, {
-    PERSON_KEY_TTL_SECONDS: '3600',
-    REDIS_PREFIX: a.redisPrefix,
-    JWT_KEYS_DIR: a.keysDir,
-    FERNET_KEYS_FILE: join(a.keysDir, 'fernet'),
-    BASTION_SERVER_SECRET_FILE: join(a.keysDir, 'server-secret'),
-  });
+  b = await startSecondReplica(db, a, { PERSON_KEY_TTL_SECONDS: '3600' });
   admin = poolFor(db.adminUrl);
   publisher = new Redis(redisUrl());
 }, 60_000);

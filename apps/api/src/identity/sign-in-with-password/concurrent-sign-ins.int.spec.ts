@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
-import { type TestApi, startTestApi } from '../../../../../test/support/api';
+import { type TestApi, startTestApi, startSecondReplica } from '../../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../../test/support/database';
 import { eventually } from '../../../../../test/support/events';
 import { call, decodeJwt } from '../../../../../test/support/http';
@@ -27,13 +26,7 @@ let events: PostgresEventStore;
 beforeAll(async () => {
   db = await workerDatabase();
   a = await startTestApi(db);
-  // The second process shares everything a second replica would: the Redis prefix (limits) and the server's keys.
-  b = await startTestApi(db, {
-    REDIS_PREFIX: a.redisPrefix,
-    JWT_KEYS_DIR: a.keysDir,
-    FERNET_KEYS_FILE: join(a.keysDir, 'fernet'),
-    BASTION_SERVER_SECRET_FILE: join(a.keysDir, 'server-secret'),
-  });
+  b = await startSecondReplica(db, a);
   admin = poolFor(db.adminUrl);
   events = new PostgresEventStore(admin);
 }, 60_000);
