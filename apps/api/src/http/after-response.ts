@@ -15,7 +15,7 @@ export interface AfterResponseWork {
    * Work under the same key runs one at a time, in order (not a secret: it may be kept in memory until the work
    * ends). A burst of requests about one account then appends to its stream one after another, as it would have
    * when each request did its own work before answering. In this process only: another API process may append to
-   * the same stream at the same moment, so work that appends must also retry on a lost race (retryOnStreamConflict).
+   * the same stream at the same moment, and authz.append_event then makes the later append wait (migration 0023).
    */
   readonly serialKey?: string;
 }

@@ -3,7 +3,6 @@ import { ApiAcceptedResponse, ApiBearerAuth, ApiNoContentResponse, ApiOkResponse
 import { type PasswordChanged, type PasswordReset, type PasswordResetRequested, toNewEvents } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
 import { CONFIG, type Config, publicUrlOf } from '@bastion/infra/config/config';
-import { retryOnStreamConflict } from '@bastion/infra/event-store/retry-on-stream-conflict';
 import type { AccountRequestLimiter } from '@bastion/infra/identity/account-request-limiter';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
@@ -108,13 +107,10 @@ export class ResetPasswordController {
       [{ type: 'PasswordResetRequested', data: { userId: '' } }],
       commandContext(req, { actor: { type: 'human', id: '' }, personSubject: known ? known.user_id.toLowerCase() : null }),
     );
-    // Serialised per address in this process only (AfterResponse): another API process may append to the account's
-    // stream at the same revision. The transaction (token row and event together) then runs again on fresh state;
-    // a lost attempt left no token behind, and the mail goes only after the one that committed.
-    const user = await retryOnStreamConflict(() =>
-      this.db.anonymous((tx) =>
-        new IdentityRepository(tx).requestPasswordReset(emailNormalized, hash, new Date(Date.now() + RESET_TOKEN_TTL_MS), event!),
-      ),
+    // Another API process may append to the account's stream at the same moment: authz.append_event waits for it
+    // (a per-stream lock, migration 0023) and appends after it.
+    const user = await this.db.anonymous((tx) =>
+      new IdentityRepository(tx).requestPasswordReset(emailNormalized, hash, new Date(Date.now() + RESET_TOKEN_TTL_MS), event!),
     );
     if (!user) return;
     await this.mail.send({

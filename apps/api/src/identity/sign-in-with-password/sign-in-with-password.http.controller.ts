@@ -2,7 +2,6 @@ import { Body, Controller, HttpCode, Inject, Post, Req, Res, UseGuards } from '@
 import { ApiOkResponse, ApiProperty, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { type SignInFailed, toNewEvents } from '@bastion/domain';
 import { normalizeEmail } from '@bastion/domain/identity/email';
-import { retryOnStreamConflict } from '@bastion/infra/event-store/retry-on-stream-conflict';
 import { IdentityRepository } from '@bastion/infra/identity/identity.repository';
 import type { SignInLimiter } from '@bastion/infra/identity/sign-in-limiter';
 import type { JobQueue } from '@bastion/infra/queue/job-queue';
@@ -138,9 +137,9 @@ export class SignInWithPasswordController {
         personSubject: userId ? userId.toLowerCase() : emailPerson.subject,
       }),
     );
-    // Serialised per address in this process only (AfterResponse): another API process may append to the account's
-    // stream at the same revision. The transaction then runs again on fresh state, with the same event (same id).
-    await retryOnStreamConflict(() => this.db.anonymous((tx) => new IdentityRepository(tx).recordSignInFailure(userId, event!)));
+    // Another API process may append to the account's stream at the same moment: authz.append_event waits for it
+    // (a per-stream lock, migration 0023) and appends after it.
+    await this.db.anonymous((tx) => new IdentityRepository(tx).recordSignInFailure(userId, event!));
   }
 
   /** The first refusal of a burst queues one report (SignInThrottled, written by the worker when the lock ends). */
