@@ -188,9 +188,9 @@ begin
 end
 $$;
 
--- The transaction-id binding's helper and its secret have no caller left.
+-- The transaction-id binding's helper and the table that held its secret have no caller left.
 drop function authz.binding(text, text, text, text);
-delete from authz.secrets where name = 'transaction-binding';
+drop table authz.secrets;
 
 revoke all on function authz.request_binding(text, text, text, text, text), authz.write_role_permission_list(), authz.role_permissions_changed(),
   authz.role_permission_list(text),
