@@ -69,6 +69,34 @@ function codeOf(error: unknown): string {
   return [e.code, e.constraint, e.message].filter(Boolean).join(' ');
 }
 
+/**
+ * Opens a definer append to the user's stream (a failed sign-in) and leaves it uncommitted, then starts `append` in a
+ * transaction of its own through the adapter; resolves once that append waits on the stream lock.
+ */
+async function appendBehindDefiner<T>(userId: string, append: (bound: PostgresEventStore) => Promise<T>) {
+  const definer = await connect('bastion_app');
+  const tx = await connect('bastion_worker');
+  await definer.query('begin');
+  await definer.query('select authz.record_sign_in_failure($1, $2)', [userId, signInFailed(userId)]);
+  const pid = await backendPid(tx);
+  await tx.query('begin');
+  const outcome = append(new PostgresEventStore(tx)).then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  await waitingOnLock(pid);
+  return {
+    tx,
+    outcome,
+    commitDefiner: () => definer.query('commit'),
+    close: async () => {
+      await definer.query('rollback').catch(() => undefined);
+      await tx.query('rollback').catch(() => undefined);
+      await Promise.all([definer.end(), tx.end()]);
+    },
+  };
+}
+
 describe('appends to one stream from concurrent transactions', () => {
   it('concurrent definer appends to one stream all land, in order, with no gaps', async () => {
     const userId = await newUser();
@@ -151,38 +179,49 @@ describe('appends to one stream from concurrent transactions', () => {
     }
   });
 
-  it('an adapter append racing a definer append to the same stream retries and lands, or inside a transaction is refused as a typed conflict', async () => {
+  it('an `any` append that waited for another appender lands after it, also inside a caller transaction', async () => {
     const userId = await newUser();
     const streamId = `user-${userId}`;
-    const definer = await connect('bastion_app');
-    const inTransaction = await connect('bastion_worker');
+    // Inside a transaction (a request's, say): before migration 0024 it read the revision as of its statement's
+    // start, lost on the unique index and aborted the caller's transaction, answering 409 to an append that
+    // expects nothing.
+    const race = await appendBehindDefiner(userId, (bound) =>
+      bound.append(streamId, [newEvent('SignInThrottled', { userId, via: 'transaction' })], 'any'),
+    );
     try {
-      await definer.query('begin');
-      await definer.query('select authz.record_sign_in_failure($1, $2)', [userId, signInFailed(userId)]);
-      // Outside a transaction, `any` runs again once the definer's append is visible.
+      // And from the pool, queued behind both.
       const pooled = new PostgresEventStore(workerPool).append(streamId, [newEvent('SignInThrottled', { userId, via: 'pool' })], 'any');
-      // Inside one, the failed statement has aborted the caller's transaction: the port's typed error (a 409).
-      const pid = await backendPid(inTransaction);
-      await inTransaction.query('begin');
-      const bound = new PostgresEventStore(inTransaction)
-        .append(streamId, [newEvent('SignInThrottled', { userId, via: 'transaction' })], 'any')
-        .then(
-          () => 'appended',
-          (error: unknown) => (error instanceof WrongExpectedRevisionError ? 'typed conflict' : codeOf(error)),
-        );
-      await waitingOnLock(pid);
-      await definer.query('commit');
-      expect(await bound).toBe('typed conflict');
-      await inTransaction.query('rollback');
-      await expect(pooled).resolves.toMatchObject({ nextExpectedRevision: 1 });
+      await race.commitDefiner();
+      expect(await race.outcome).toMatchObject({ value: { nextExpectedRevision: 1 } });
+      await race.tx.query('commit');
+      await expect(pooled).resolves.toMatchObject({ nextExpectedRevision: 2 });
       expect((await streamRows(streamId)).map((r) => [r.revision, r.type])).toEqual([
         [0, 'SignInFailed'],
         [1, 'SignInThrottled'],
+        [2, 'SignInThrottled'],
       ]);
     } finally {
-      await definer.query('rollback').catch(() => undefined);
-      await inTransaction.query('rollback').catch(() => undefined);
-      await Promise.all([definer.end(), inTransaction.end()]);
+      await race.close();
+    }
+  });
+
+  it('an exact-revision append that waited for another appender is refused with the revision that appender wrote', async () => {
+    const userId = await newUser();
+    const streamId = `user-${userId}`;
+    await new PostgresEventStore(workerPool).append(streamId, [newEvent('SignInThrottled', { userId })], 'any');
+    const race = await appendBehindDefiner(userId, (bound) => bound.append(streamId, [newEvent('SignInThrottled', { userId })], 0));
+    try {
+      await race.commitDefiner();
+      const { error } = (await race.outcome) as { error?: unknown };
+      expect(error).toBeInstanceOf(WrongExpectedRevisionError);
+      expect(error).toMatchObject({ actual: 1 });
+      await race.tx.query('rollback');
+      expect((await streamRows(streamId)).map((r) => [r.revision, r.type])).toEqual([
+        [0, 'SignInThrottled'],
+        [1, 'SignInFailed'],
+      ]);
+    } finally {
+      await race.close();
     }
   });
 

@@ -4,25 +4,23 @@
  */
 const COLUMNS = 'position, transaction_id, id, stream_id, revision, type, data, metadata';
 
-/**
- * The advisory-lock class of a stream: `pg_advisory_xact_lock(STREAM_LOCK_CLASS, hashtext(stream))`, taken by every
- * append to a stream that may already exist, here and in `authz.append_event` (migration 0023), so the definer
- * functions' appends and this adapter's wait for each other instead of failing on (stream_id, revision).
+/*
+ * A stream's advisory lock is `pg_advisory_xact_lock(736155203, hashtext(stream))`, taken by every append to a stream
+ * that may already exist: here (through event_stream_revision_locked, migration 0024) and in `authz.append_event`
+ * (migration 0023), so the definer functions' appends and this adapter's wait for each other instead of failing on
+ * (stream_id, revision).
  */
-export const STREAM_LOCK_CLASS = 736_155_203;
 
 export const APPEND = {
-  name: 'bastion_events_append_v2',
+  name: 'bastion_events_append_v3',
   // $1 stream, $2 expectation kind, $3 exact revision (or null), $4 jsonb array of {id, type, data, metadata}.
   // The lock is held to the end of the caller's transaction: a definer append to this stream that starts meanwhile
-  // waits for it, then reads the revision this append wrote. This statement's own read is as of its start, so
-  // if it waited for another appender, it loses as a unique violation (retried for `any`, else the typed error).
+  // waits for it, then reads the revision this append wrote. The revision is read by event_stream_revision_locked
+  // (migration 0024) after the lock, with a snapshot of its own: an append that waited for another appender sees
+  // what that one committed, so `any` lands after it even inside a caller's transaction.
   text: `
-    with stream_lock as (
-      select pg_advisory_xact_lock(${STREAM_LOCK_CLASS}, hashtext($1))
-    ), current_rev as (
-      select coalesce((select revision from events where stream_id = $1 order by revision desc limit 1), -1) as rev
-        from stream_lock
+    with current_rev as (
+      select public.event_stream_revision_locked($1) as rev
     ), allowed as (
       select rev from current_rev
       where case $2::text
