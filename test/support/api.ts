@@ -7,7 +7,7 @@ import { AfterResponse } from '../../apps/api/src/http/after-response';
 import { loadConfig } from '../../libs/infra/src/config/config';
 import { JsonLogger } from '../../libs/infra/src/runtime/logger';
 import type { TestDatabase } from './database';
-import { redisPrefix } from './redis';
+import { dropPrefix, redisPrefix } from './redis';
 import { redisUrl } from './services';
 
 export interface TestApi {
@@ -30,18 +30,45 @@ function kmsSettingsOfRun(): Record<string, string> {
   return Object.fromEntries(KMS_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
 }
 
+/** Two API processes on one database, as two replicas behind a load balancer run. */
+export interface Replicas {
+  readonly a: TestApi;
+  readonly b: TestApi;
+  /** Stops both and drops their Redis keys. */
+  close(): Promise<void>;
+}
+
 /**
- * A second API process beside `first`, as a second replica would run: the same database, Redis prefix (limits,
- * evictions) and server keys, its own pools, caches and after-response work.
+ * Two replicas with the same settings: the same database, Redis prefix (limits, evictions) and server keys, and
+ * each its own pools, caches and after-response work.
  */
-export async function startSecondReplica(db: TestDatabase, first: TestApi, env: Record<string, string> = {}): Promise<TestApi> {
-  return startTestApi(db, {
-    ...env,
-    REDIS_PREFIX: first.redisPrefix,
-    JWT_KEYS_DIR: first.keysDir,
-    FERNET_KEYS_FILE: join(first.keysDir, 'fernet'),
-    BASTION_SERVER_SECRET_FILE: join(first.keysDir, 'server-secret'),
-  });
+export async function startReplicas(db: TestDatabase, env: Record<string, string> = {}): Promise<Replicas> {
+  const a = await startTestApi(db, env);
+  const stopA = async () => {
+    await a.close();
+    await dropPrefix(a.redisPrefix);
+  };
+  let b: TestApi;
+  try {
+    b = await startTestApi(db, {
+      ...env,
+      REDIS_PREFIX: a.redisPrefix,
+      JWT_KEYS_DIR: a.keysDir,
+      FERNET_KEYS_FILE: join(a.keysDir, 'fernet'),
+      BASTION_SERVER_SECRET_FILE: join(a.keysDir, 'server-secret'),
+    });
+  } catch (error) {
+    await stopA();
+    throw error;
+  }
+  return {
+    a,
+    b,
+    close: async () => {
+      await b.close();
+      await stopA();
+    },
+  };
 }
 
 /** The real API, in process, on a free port, against a test database and a prefixed Redis. */

@@ -6,11 +6,10 @@ import { parseEml } from '@bastion/infra/mail/parse-eml';
 import { AfterResponse } from '../http/after-response';
 import { hashEmailToken } from './email-tokens';
 import { PersonalData } from './personal-data/personal-data';
-import { type TestApi, startTestApi, startSecondReplica } from '../../../../test/support/api';
+import { type TestApi, startReplicas, type Replicas } from '../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../test/support/database';
 import { call } from '../../../../test/support/http';
 import { signUp } from '../../../../test/support/identity';
-import { dropPrefix } from '../../../../test/support/redis';
 
 /*
  * Two API processes behind one load balancer: each serialises the work it does after its answers per address, but
@@ -24,6 +23,7 @@ const ROUNDS = 10;
 const ACCOUNTS_PER_ROUND = 3;
 
 let db: TestDatabase;
+let replicas: Replicas;
 let a: TestApi;
 let b: TestApi;
 let admin: Pool;
@@ -31,16 +31,14 @@ let events: PostgresEventStore;
 
 beforeAll(async () => {
   db = await workerDatabase();
-  a = await startTestApi(db, { TRUST_PROXY: PROXIES });
-  b = await startSecondReplica(db, a, { TRUST_PROXY: PROXIES });
+  replicas = await startReplicas(db, { TRUST_PROXY: PROXIES });
+  ({ a, b } = replicas);
   admin = poolFor(db.adminUrl);
   events = new PostgresEventStore(admin);
 }, 60_000);
 afterAll(async () => {
-  await b?.close();
-  await a?.close();
+  await replicas?.close();
   await closePools();
-  if (a) await dropPrefix(a.redisPrefix);
 });
 
 /** Holds what both APIs hand over for after their answers; `release` starts all of it at once. */

@@ -4,10 +4,9 @@ import type { Pool } from 'pg';
 import { erasePerson, personEmailLookupKey, publishPersonKeyEviction } from '@bastion/infra/crypto/person-keys';
 import { loadServerSecrets } from '@bastion/infra/crypto/server-secrets';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
-import { type TestApi, startTestApi, startSecondReplica } from '../../../../../test/support/api';
+import { type TestApi, startReplicas, type Replicas } from '../../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../../test/support/database';
 import { signUp } from '../../../../../test/support/identity';
-import { dropPrefix } from '../../../../../test/support/redis';
 import { redisUrl } from '../../../../../test/support/services';
 import { PersonalData } from './personal-data';
 
@@ -17,6 +16,7 @@ import { PersonalData } from './personal-data';
  * The cache TTL is an hour, so the TTL is never what makes a process forget a key here.
  */
 let db: TestDatabase;
+let replicas: Replicas;
 let a: TestApi;
 let b: TestApi;
 let admin: Pool;
@@ -24,17 +24,15 @@ let publisher: Redis;
 
 beforeAll(async () => {
   db = await workerDatabase();
-  a = await startTestApi(db, { PERSON_KEY_TTL_SECONDS: '3600' });
-  b = await startSecondReplica(db, a, { PERSON_KEY_TTL_SECONDS: '3600' });
+  replicas = await startReplicas(db, { PERSON_KEY_TTL_SECONDS: '3600' });
+  ({ a, b } = replicas);
   admin = poolFor(db.adminUrl);
   publisher = new Redis(redisUrl());
 }, 60_000);
 afterAll(async () => {
   publisher?.disconnect();
-  await b?.close();
-  await a?.close();
+  await replicas?.close();
   await closePools();
-  if (a) await dropPrefix(a.redisPrefix);
 });
 
 async function eventually(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {

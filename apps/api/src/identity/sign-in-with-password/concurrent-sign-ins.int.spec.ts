@@ -1,11 +1,10 @@
 import type { Pool } from 'pg';
 import { PostgresEventStore } from '@bastion/infra/event-store/postgres/postgres-event-store.adapter';
-import { type TestApi, startTestApi, startSecondReplica } from '../../../../../test/support/api';
+import { type TestApi, startReplicas, type Replicas } from '../../../../../test/support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../../../../../test/support/database';
 import { eventually } from '../../../../../test/support/events';
 import { call, decodeJwt } from '../../../../../test/support/http';
 import { signUp, STRONG_PASSWORD } from '../../../../../test/support/identity';
-import { dropPrefix } from '../../../../../test/support/redis';
 
 /*
  * Two API processes behind one load balancer sign the same account in at the same moment: each sign-in's
@@ -18,6 +17,7 @@ const ROUNDS = 3;
 const PER_PROCESS = 2;
 
 let db: TestDatabase;
+let replicas: Replicas;
 let a: TestApi;
 let b: TestApi;
 let admin: Pool;
@@ -25,16 +25,14 @@ let events: PostgresEventStore;
 
 beforeAll(async () => {
   db = await workerDatabase();
-  a = await startTestApi(db);
-  b = await startSecondReplica(db, a);
+  replicas = await startReplicas(db);
+  ({ a, b } = replicas);
   admin = poolFor(db.adminUrl);
   events = new PostgresEventStore(admin);
 }, 60_000);
 afterAll(async () => {
-  await b?.close();
-  await a?.close();
+  await replicas?.close();
   await closePools();
-  if (a) await dropPrefix(a.redisPrefix);
 });
 
 describe('sign-ins of one account in two API processes at once', () => {
