@@ -26,7 +26,16 @@
  *   bypasses RLS even on FORCE'd tables): splits (a)'s cost into authz.begin's and the policies';
  * - `x: (a), statements unnamed` and `x: (b), statements unnamed`: (a) and (b) with the same SQL unnamed (parsed,
  *   rewritten and planned on every request), as before the statements were named.
+ * - `x: (a), structure only` (after everything else, since it replaces two functions of the throwaway database):
+ *   authz.begin and current_org_if cut down to the structure the design prescribes (a definer function with one
+ *   session query a request, a definer policy function a statement) with every check taken out, against (b) in more
+ *   rounds: the most any verified-principal scheme of this structure could reach, beside what (a) reaches.
  * The earlier experiments, and what they found, are recorded in docs/performance.md.
+ *
+ * Every variant also reports CPU a request: the server's (every `postgres` process on this machine, from
+ * /proc/<pid>/schedstat; shown only when the server runs here) and the client's (this process). The client shares
+ * the machine's two cores with the server, so the throughput ratio is the ratio of their sum; the server CPU ratio
+ * is the comparison as a database serving many API hosts would see it.
  *
  * Before any timing, a sanity check proves the migrated database sound: a member sees its org's latest 50 (the same
  * rows as the direct query), another org's and no principal's nothing, the agent exactly the 3 tasks assigned to it
@@ -47,6 +56,7 @@
  * round), BENCH_BREAKDOWN (requests per variant at concurrency 1, default 1000), BENCH_EXPERIMENTS=0.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Client, Pool } from 'pg';
@@ -123,7 +133,8 @@ type Variant =
   | 'autocommit'
   | 'x: authz.begin, no policy'
   | 'x: (a), statements unnamed'
-  | 'x: (b), statements unnamed';
+  | 'x: (b), statements unnamed'
+  | 'x: (a), structure only';
 const LABEL: Record<Variant, string> = {
   rls: '(a) withPrincipal, RLS (bastion_app)',
   limit: '(b) same transaction, no RLS (bastion_projector)',
@@ -131,6 +142,7 @@ const LABEL: Record<Variant, string> = {
   'x: authz.begin, no policy': 'x: authz.begin, no policy (superuser)',
   'x: (a), statements unnamed': 'x: (a) with unnamed statements (parsed and planned every time, as before)',
   'x: (b), statements unnamed': 'x: (b) with unnamed statements (parsed and planned every time, as before)',
+  'x: (a), structure only': 'x: (a) with authz.begin and current_org_if cut down to their structure (checks nothing: never a design)',
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -208,9 +220,57 @@ interface Slice {
   readonly queries: number;
   readonly ms: number;
   readonly latencies: number[];
+  /** CPU time of every PostgreSQL process on this machine during the slice (null when none is visible here). */
+  readonly serverCpuMs: number | null;
+  /** CPU time of this process (the client: node-pg, the helpers) during the slice. */
+  readonly clientCpuMs: number;
 }
 
 const qps = (s: Slice) => (s.queries / s.ms) * 1000;
+
+function addSlices(a: Slice, b: Slice): Slice {
+  return {
+    queries: a.queries + b.queries,
+    ms: a.ms + b.ms,
+    latencies: a.latencies.concat(b.latencies),
+    serverCpuMs: a.serverCpuMs === null || b.serverCpuMs === null ? null : a.serverCpuMs + b.serverCpuMs,
+    clientCpuMs: a.clientCpuMs + b.clientCpuMs,
+  };
+}
+
+/** Server and client CPU µs per request over some slices (server null when the server is not on this machine). */
+function cpuPerRequest(slices: readonly Slice[]): { server: number | null; client: number } {
+  const queries = slices.reduce((n, s) => n + s.queries, 0);
+  const server = slices.some((s) => s.serverCpuMs === null) ? null : slices.reduce((n, s) => n + s.serverCpuMs!, 0);
+  return {
+    server: server === null || server === 0 ? null : (server * 1000) / queries,
+    client: (slices.reduce((n, s) => n + s.clientCpuMs, 0) * 1000) / queries,
+  };
+}
+
+/**
+ * CPU milliseconds used so far by every process named `postgres` on this machine (the server's backends and its
+ * background processes), from /proc/<pid>/schedstat (nanoseconds on CPU). Null where /proc is not Linux's. Reads
+ * 0 when the server runs elsewhere; then the server column says so.
+ */
+function serverCpuMs(): number | null {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  let ns = 0;
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      ns += Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return ns / 1e6;
+}
 
 function pick<T>(items: readonly T[]): T {
   return items[Math.floor(Math.random() * items.length)]!;
@@ -219,6 +279,8 @@ function pick<T>(items: readonly T[]): T {
 /** CONCURRENCY workers each run `op` back to back until `ms` have passed; every op must return 50 rows. */
 async function runSlice(op: Op, principals: readonly Principal[], ms: number): Promise<Slice> {
   const latencies: number[] = [];
+  const server0 = serverCpuMs();
+  const client0 = process.cpuUsage();
   const started = performance.now();
   const deadline = started + ms;
   await Promise.all(
@@ -231,7 +293,44 @@ async function runSlice(op: Op, principals: readonly Principal[], ms: number): P
       }
     }),
   );
-  return { queries: latencies.length, ms: performance.now() - started, latencies };
+  const elapsed = performance.now() - started;
+  const client = process.cpuUsage(client0);
+  const server1 = serverCpuMs();
+  return {
+    queries: latencies.length,
+    ms: elapsed,
+    latencies,
+    serverCpuMs: server0 === null || server1 === null ? null : server1 - server0,
+    clientCpuMs: (client.user + client.system) / 1000,
+  };
+}
+
+/**
+ * ROUNDS rounds after a warm-up slice each; in a round every variant runs two slices of SLICE_MS, in mirrored order
+ * (A B C C B A, reversed in odd rounds), so drift in the machine's load falls on all of them alike. Prints a line a
+ * round (`describe` adds its ratios); returns each variant's slices, one per round.
+ */
+async function runRounds(
+  variants: ReadonlyMap<Variant, Op>,
+  principals: readonly Principal[],
+  describe: (queriesPerSecond: (name: Variant) => number) => string,
+): Promise<Map<Variant, Slice[]>> {
+  const names = [...variants.keys()];
+  for (const name of names) await runSlice(variants.get(name)!, principals, WARMUP_MS);
+  const results = new Map<Variant, Slice[]>(names.map((n) => [n, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const forward = round % 2 === 0 ? names : [...names].reverse();
+    const perRound = new Map<Variant, Slice>();
+    for (const name of [...forward, ...[...forward].reverse()]) {
+      const s = await runSlice(variants.get(name)!, principals, SLICE_MS);
+      const prev = perRound.get(name);
+      perRound.set(name, prev ? addSlices(prev, s) : s);
+    }
+    for (const [name, s] of perRound) results.get(name)!.push(s);
+    const r = (n: Variant) => qps(perRound.get(n)!);
+    console.log(`round ${round + 1}: ${names.map((n) => `${n} ${fmt(r(n))}/s`).join(', ')} — ${describe(r)} (load ${load()})`);
+  }
+  return results;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -249,6 +348,37 @@ const fmt = (v: number, digits = 0) => v.toLocaleString('en', { minimumFractionD
 const fmtMs = (v: number) => v.toFixed(2);
 const fmtRatio = (v: number) => `${v.toFixed(2)}×`;
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/** The variants' throughput, latency and CPU a request, as a Markdown table. */
+function variantTable(results: ReadonlyMap<Variant, Slice[]>, names: readonly Variant[]): string[] {
+  const lines = [
+    `| variant (c=${CONCURRENCY}) | queries/s (median of ${ROUNDS} rounds) | p50 ms | p99 ms | server CPU µs a request | client CPU µs a request |`,
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const name of names) {
+    const slices = results.get(name)!;
+    const all = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+    const cpu = cpuPerRequest(slices);
+    lines.push(
+      `| ${LABEL[name]} | ${fmt(median(slices.map(qps)))} | ${fmtMs(quantile(all, 0.5))} | ${fmtMs(quantile(all, 0.99))} | ` +
+        `${cpu.server === null ? '— (not on this machine)' : fmt(cpu.server)} | ${fmt(cpu.client)} |`,
+    );
+  }
+  return lines;
+}
+
+function ratioRow(label: string, perRound: readonly number[]): string {
+  return `| ${label} | ${fmtRatio(median(perRound))} | ${perRound.map((v) => v.toFixed(2)).join(' ')} |`;
+}
+
+/** Per round, x's server CPU a request over y's; null when the server's CPU is not visible from here. */
+function perRoundServerRatio(results: ReadonlyMap<Variant, Slice[]>, x: Variant, y: Variant): number[] | null {
+  const ratios = results.get(x)!.map((s, i) => {
+    const [sx, sy] = [cpuPerRequest([s]).server, cpuPerRequest([results.get(y)![i]!]).server];
+    return sx === null || sy === null ? NaN : sx / sy;
+  });
+  return ratios.some(Number.isNaN) ? null : ratios;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Database set-up and clean-up
@@ -693,6 +823,68 @@ async function functionStats(
   return lines.join('\n');
 }
 
+/**
+ * Experiment, run last because it changes this throwaway database: authz.begin and current_org_if cut down to the
+ * structure the design prescribes, and nothing more. authz.begin stays a definer function that finds the session
+ * (live, proof verified) with one query and sets the six settings; current_org_if stays a definer function called
+ * once per statement from the policy's InitPlan, and returns the org when the permission is in the bound list. Gone:
+ * the membership and org lookups, the MFA and Provider Admin checks, the request key and the binding — so these
+ * versions honour forged settings and are never a design. (a) against (b) again, in fresh pools: what (a) still loses
+ * is what the structure costs (a definer call and a query a request, a definer call a statement, the policy); the
+ * rest of (a)'s gap in the main rounds is what the checks cost.
+ */
+async function structureOnly(
+  adminUrl: string,
+  urls: { app: string; projector: string },
+  principals: readonly Principal[],
+): Promise<Map<Variant, Slice[]>> {
+  await withClient(adminUrl, async (c) => {
+    await c.query('set role bastion_authz');
+    await c.query(`create or replace function authz.begin(p_session uuid, p_proof bytea, p_org uuid default null) returns void
+      language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+      declare
+        r record;
+        v text;
+      begin
+        select x.principal_type as ptype, x.principal_id as pid into r
+          from authz.sessions x
+         where x.id = p_session and x.revoked_at is null and x.idle_expires_at > now() and x.absolute_expires_at > now()
+           and x.proof_hash = sha256(p_proof);
+        if not found then
+          raise exception 'session not live' using errcode = '28000';
+        end if;
+        v := set_config('bastion.session_id', p_session::text, true) || set_config('bastion.principal_id', r.pid::text, true)
+             || set_config('bastion.principal_type', r.ptype, true) || set_config('bastion.org_id', coalesce(p_org::text, ''), true)
+             || set_config('bastion.permissions', authz.role_permission_list('member'), true) || set_config('bastion.binding', '', true);
+      end
+      $$`);
+    await c.query(`create or replace function authz.current_org_if(p_permission text) returns uuid
+      language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+      declare
+        v_org text := current_setting('bastion.org_id', true);
+      begin
+        if v_org is null or v_org = '' or current_setting('bastion.principal_type', true) is distinct from 'human'
+           or strpos(current_setting('bastion.permissions', true), ',' || p_permission || ',') = 0 then
+          return null;
+        end if;
+        return v_org::uuid;
+      end
+      $$`);
+    await c.query('reset role');
+  });
+  const pools: Pools = { app: openPool(urls.app, CONCURRENCY), projector: openPool(urls.projector, CONCURRENCY), admin: null };
+  try {
+    const all = ops(pools);
+    const variants = new Map<Variant, Op>([
+      ['x: (a), structure only', all.get('rls')!],
+      ['limit', all.get('limit')!],
+    ]);
+    return await runRounds(variants, principals, (r) => `structure/b ${fmtRatio(r('x: (a), structure only') / r('limit'))}`);
+  } finally {
+    await Promise.all([pools.app.end(), pools.projector.end()]);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------------------
@@ -738,43 +930,16 @@ async function main(): Promise<void> {
     const names = [...variants.keys()];
     await sanityCheck(pools, urls, principals, agent);
 
-    const slice = (name: Variant, ms: number) => runSlice(variants.get(name)!, principals, ms);
-    for (const name of names) await slice(name, WARMUP_MS);
-
-    const results = new Map<Variant, Slice[]>(names.map((n) => [n, []]));
-    for (let round = 0; round < ROUNDS; round += 1) {
-      const forward = round % 2 === 0 ? names : [...names].reverse();
-      const perRound = new Map<Variant, Slice>();
-      for (const name of [...forward, ...[...forward].reverse()]) {
-        const s = await slice(name, SLICE_MS);
-        const prev = perRound.get(name);
-        perRound.set(name, prev ? { queries: prev.queries + s.queries, ms: prev.ms + s.ms, latencies: prev.latencies.concat(s.latencies) } : s);
-      }
-      for (const [name, s] of perRound) results.get(name)!.push(s);
-      const r = (n: Variant) => qps(perRound.get(n)!);
-      const unnamed = perRound.has('x: (a), statements unnamed')
+    const results = await runRounds(variants, principals, (r) => {
+      const unnamed = variants.has('x: (a), statements unnamed')
         ? `, unnamed a/b ${fmtRatio(r('x: (a), statements unnamed') / r('x: (b), statements unnamed'))}`
         : '';
-      console.log(
-        `round ${round + 1}: ` + names.map((n) => `${n} ${fmt(r(n))}/s`).join(', ') +
-          ` — a/b ${fmtRatio(r('rls') / r('limit'))}, b/c ${fmtRatio(r('limit') / r('autocommit'))}${unnamed} (load ${load()})`,
-      );
-    }
+      return `a/b ${fmtRatio(r('rls') / r('limit'))}, b/c ${fmtRatio(r('limit') / r('autocommit'))}${unnamed}`;
+    });
 
     const perRoundRatio = (x: Variant, y: Variant) => results.get(x)!.map((s, i) => qps(s) / qps(results.get(y)![i]!));
-    const lines = [
-      `| variant (c=${CONCURRENCY}) | queries/s (median of ${ROUNDS} rounds) | p50 ms | p99 ms |`,
-      '|---|---:|---:|---:|',
-    ];
-    for (const name of names) {
-      const slices = results.get(name)!;
-      const all = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
-      lines.push(`| ${LABEL[name]} | ${fmt(median(slices.map(qps)))} | ${fmtMs(quantile(all, 0.5))} | ${fmtMs(quantile(all, 0.99))} |`);
-    }
-    const ratioLine = (label: string, x: Variant, y: Variant) => {
-      const rs = perRoundRatio(x, y);
-      return `| ${label} | ${fmtRatio(median(rs))} | ${rs.map((v) => v.toFixed(2)).join(' ')} |`;
-    };
+    const lines = variantTable(results, names);
+    const ratioLine = (label: string, x: Variant, y: Variant) => ratioRow(label, perRoundRatio(x, y));
     const ratioLines = [
       '| ratio (median of per-round ratios) | median | per round |',
       '|---|---:|---|',
@@ -782,6 +947,8 @@ async function main(): Promise<void> {
       ratioLine('(b) / (c): the transaction shape vs one autocommit statement', 'limit', 'autocommit'),
       ratioLine('(a) / (c)', 'rls', 'autocommit'),
     ];
+    const serverRatios = perRoundServerRatio(results, 'limit', 'rls');
+    if (serverRatios) ratioLines.push(ratioRow('server CPU a request, (b) / (a): the same comparison as the database server alone sees it', serverRatios));
     if (variants.has('x: authz.begin, no policy')) {
       ratioLines.push(ratioLine('x: authz.begin, no policy / (b): authz.begin vs plain set_config', 'x: authz.begin, no policy', 'limit'));
       ratioLines.push(ratioLine('(a) / x: authz.begin, no policy: the policies alone', 'rls', 'x: authz.begin, no policy'));
@@ -813,6 +980,20 @@ async function main(): Promise<void> {
     );
     console.log(`\nLatency breakdown by round trip (as migrated):\n\n${steps}`);
     console.log(`\n${fnStats}`);
+    if (EXPERIMENTS) {
+      // Last: it replaces two functions of this (throwaway) database.
+      const floor = await structureOnly(adminUrl, urls, principals);
+      const ratios = floor.get('x: (a), structure only')!.map((s, i) => qps(s) / qps(floor.get('limit')![i]!));
+      const serverRatios = perRoundServerRatio(floor, 'limit', 'x: (a), structure only');
+      console.log(
+        `\nThe structure alone (authz.begin finds the live, proven session and sets the six settings; current_org_if ` +
+          `returns the org when the permission is in the bound list; no membership, MFA, Provider Admin, request key or ` +
+          `binding check), in ${ROUNDS} more rounds:\n\n${variantTable(floor, [...floor.keys()]).join('\n')}\n\n` +
+          `| ratio (median of per-round ratios) | median | per round |\n|---|---:|---|\n` +
+          `${ratioRow('x: structure only / (b): the most a verified principal could reach with this structure', ratios)}` +
+          (serverRatios ? `\n${ratioRow('server CPU a request, (b) / x: structure only', serverRatios)}` : ''),
+      );
+    }
     console.log(`\nTotal time ${((performance.now() - started) / 1000).toFixed(0)} s, load ${load()}.`);
   } catch (error) {
     // Said before the cleanup below, whose forced drop ends every connection still open.
