@@ -65,18 +65,18 @@ async function authenticated(handler: () => void): Promise<BastionRequest> {
   return req;
 }
 
-/** A SessionDatabase whose transaction is a stand-in: it records the permissions checked, and grants `granted`. */
+/**
+ * A SessionDatabase whose transaction is a stand-in for `authz.begin`: it records the permissions the request was
+ * opened with, and refuses (BA005, as authz.begin does: with-principal.int.spec.ts) any of them not in `granted`.
+ */
 function database(granted: readonly string[]) {
   const checked: string[] = [];
-  const tx = {
-    query: async (config: { values: string[] }) => {
-      checked.push(config.values[0]!);
-      return { rows: [{ org: granted.includes(config.values[0]!) ? ORG : null }] };
-    },
-  } as unknown as PoolClient;
+  const tx = {} as PoolClient;
   const db = new SessionDatabase({} as Pool, {} as ServerSecrets);
-  jest.spyOn(db, 'as').mockImplementation(async (_principal, orgId, work) => {
+  jest.spyOn(db, 'as').mockImplementation(async (_principal, orgId, work, required = []) => {
     expect(orgId).toBe(ORG);
+    checked.push(...required);
+    if (required.some((permission) => !granted.includes(permission))) throw Object.assign(new Error('refused'), { code: 'BA005' });
     return work(tx);
   });
   return { db, checked };

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { prepared } from '@bastion/infra/database/prepared-statement';
 import { type SessionCredentials, withoutPrincipal, withPrincipal } from '@bastion/infra/database/with-principal';
 import { sessionProof } from '@bastion/infra/identity/session-proof';
 import type { Pool, PoolClient } from 'pg';
@@ -9,9 +8,6 @@ import { ProblemError, problemType } from '../http/problem';
 import type { Permission } from '@bastion/domain';
 import type { AuthenticatedPrincipal } from './principal';
 import type { BastionRequest } from './request-context';
-
-/** Checked at the start of every org-scoped request: named, so parsed and planned once per pooled connection. */
-const CURRENT_ORG_IF = prepared('bastion.current-org-if', 'select authz.current_org_if($1) as org');
 
 export function forbidden(): ProblemError {
   return new ProblemError({ type: problemType('forbidden'), title: 'forbidden', status: 403 });
@@ -29,9 +25,17 @@ export class SessionDatabase {
     return { sessionId: principal.sessionId, proof: sessionProof(this.secrets.sessionProofKey, principal.sessionId) };
   }
 
-  /** One transaction, opened by `authz.begin` for this principal's session (and org, when the route names one). */
-  as<T>(principal: AuthenticatedPrincipal, orgId: string | null, work: (tx: PoolClient) => Promise<T>): Promise<T> {
-    return withPrincipal(this.pool, this.credentials(principal), orgId, work);
+  /**
+   * One transaction, opened by `authz.begin` for this principal's session (and org, when the route names one), which
+   * also refuses a human without every `required` permission there (SQLSTATE BA005).
+   */
+  as<T>(
+    principal: AuthenticatedPrincipal,
+    orgId: string | null,
+    work: (tx: PoolClient) => Promise<T>,
+    required: readonly Permission[] = [],
+  ): Promise<T> {
+    return withPrincipal(this.pool, this.credentials(principal), orgId, work, required);
   }
 
   /**
@@ -58,17 +62,18 @@ export class SessionDatabase {
     if (!principal || !requirement) {
       return Promise.reject(new Error('SessionDatabase.inOrg: the request carries no declared @Requires (a public route, or outside the guard)'));
     }
-    return this.as(principal, orgId, async (tx) => {
-      if (principal.type === 'agent') {
+    if (principal.type === 'agent') {
+      // Refused inside the transaction, as before: a revoked agent session is told so (401) first.
+      return this.as(principal, orgId, async (tx) => {
         if (!requirement.agentCapability || also !== undefined) throw forbidden();
-      } else {
-        for (const permission of [requirement.permission, also]) {
-          if (permission === undefined || permission === 'platform') continue;
-          const { rows } = await tx.query<{ org: string | null }>(CURRENT_ORG_IF.with([permission]));
-          if (rows[0]?.org !== orgId) throw forbidden();
-        }
-      }
-      return work(tx);
+        return work(tx);
+      });
+    }
+    // authz.begin refuses a human who does not hold these in the org, in its own round trip; callers get the same
+    // forbidden problem the application's check gave (some turn it into a more helpful answer).
+    const required = [requirement.permission, also].filter((p): p is Permission => p !== undefined && p !== 'platform');
+    return this.as(principal, orgId, work, required).catch((error: unknown) => {
+      throw (error as { code?: string }).code === 'BA005' ? forbidden() : error;
     });
   }
 

@@ -86,7 +86,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       problem = { type: problemType('last-admin'), title: 'the last Admin cannot be removed or demoted', status: 409 };
     } else if ((exception as { code?: string }).code === 'BA003') {
       problem = { type: problemType('mfa-enrolment-required'), title: 'enrol MFA first: this organisation requires it', status: 403 };
-    } else if ((exception as { code?: string }).code === 'BA004') {
+    } else if ((exception as { code?: string }).code === 'BA004' || (exception as { code?: string }).code === 'BA005') {
+      // Not a member of the org, or without the permission the route declares (authz.begin refused the request).
       problem = { type: problemType('forbidden'), title: 'forbidden', status: 403 };
     } else if ((exception as { code?: string }).code === '42501') {
       // The database refused: a definer function or an RLS policy. The caller learns only that it is forbidden.

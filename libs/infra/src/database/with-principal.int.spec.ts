@@ -137,6 +137,65 @@ describe('named statements under RLS', () => {
   });
 });
 
+describe("authz.begin with the route's required permissions", () => {
+  let a: Member;
+  let app: Pool;
+
+  beforeEach(async () => {
+    a = await newMember(2);
+    app = poolFor(db.urlFor('bastion_app'), 1);
+  });
+
+  const visible = (member: Member, required: readonly string[]) =>
+    withPrincipal(app, member.session, member.orgId, async (tx) => sorted((await tx.query<{ task_id: string }>(ALL_VISIBLE.with([]))).rows), required);
+  const refusal = (promise: Promise<unknown>) => promise.then(() => 'admitted', (error: { code?: string }) => error.code);
+
+  it('should admit a member to a request whose required permissions the member holds', async () => {
+    expect(await visible(a, ['task:view'])).toEqual(a.taskIds);
+    expect(await visible(a, ['task:view', 'task:create'])).toEqual(a.taskIds);
+    expect(await visible(a, [])).toEqual(a.taskIds);
+  });
+
+  it('a member cannot open a request that requires a permission its role lacks (BA005, nothing runs)', async () => {
+    let ran = false;
+    const attempt = withPrincipal(app, a.session, a.orgId, async () => {
+      ran = true;
+    }, ['task:view', 'team:manage']);
+    expect(await refusal(attempt)).toBe('BA005');
+    expect(ran).toBe(false);
+    // The connection carries nothing of the refused request into the next one.
+    expect((await app.query(ALL_VISIBLE.with([]))).rows).toEqual([]);
+  });
+
+  it('a requirement cannot be met by a crafted permission name, nor asked without an org', async () => {
+    expect(await refusal(visible(a, ['']))).toBe('BA005');
+    expect(await refusal(visible(a, [',']))).toBe('BA005');
+    const noOrg = withPrincipal(app, a.session, null, async () => 'ran', ['task:view']);
+    expect(await refusal(noOrg)).toBe('BA005');
+  });
+
+  it('an agent cannot open a request with a human permission requirement', async () => {
+    const agentId = randomUUID();
+    const sessionId = randomUUID();
+    const proof = sessionProof(KEY, sessionId);
+    const { rows } = await admin.query<{ user_id: string }>(`select user_id from authz.memberships where org_id = $1`, [a.orgId]);
+    await admin.query(`insert into authz.agents (id, org_id, name, created_by) values ($1, $2, 'requirement test agent', $3)`, [
+      agentId,
+      a.orgId,
+      rows[0]!.user_id,
+    ]);
+    await admin.query(
+      `insert into authz.sessions (id, principal_type, principal_id, org_id, rotated_at, amr, proof_hash, created_at,
+                                   idle_expires_at, absolute_expires_at)
+       values ($1, 'agent', $2, $3, now(), '{agent_key}', $4, now(), now() + interval '1 hour', now() + interval '1 day')`,
+      [sessionId, agentId, a.orgId, createHash('sha256').update(proof).digest()],
+    );
+    const agent: Member = { orgId: a.orgId, session: { sessionId, proof }, taskIds: [] };
+    expect(await refusal(visible(agent, ['task:view']))).toBe('BA005');
+    expect(await refusal(visible(agent, []))).toBe('admitted');
+  });
+});
+
 describe('prepared', () => {
   it('should refuse a statement name already used for another text', () => {
     const name = `test.${randomUUID()}`;

@@ -20,7 +20,7 @@ export class SessionNotLiveError extends Error {
  * A plain function call (one row, no set-returning function scan), named: parsed and planned once per pooled
  * connection. Both measured cheaper by `npm run bench:rls`.
  */
-const AUTHZ_BEGIN = prepared('bastion.authz-begin', 'select authz.begin($1, $2, $3)');
+const AUTHZ_BEGIN = prepared('bastion.authz-begin', 'select authz.begin($1, $2, $3, $4)');
 
 /**
  * Every API transaction ends by releasing the session-level advisory locks of its connection, in the `commit` (or
@@ -32,19 +32,22 @@ export const RELEASE_SESSION_LOCKS = 'select pg_advisory_unlock_all()';
 
 /**
  * The one way the API touches the database on behalf of a principal (DESIGN §4): one transaction whose first
- * statement is `authz.begin(session, proof, org)`. A revoked or expired session stops here, at its next request.
- * Settings are transaction-local, so the pooled connection carries no principal into the next request.
+ * statement is `authz.begin(session, proof, org, required)`. A revoked or expired session stops here, at its next
+ * request. `required` lists permissions the route declares: a human who does not hold all of them in the org is
+ * refused there (SQLSTATE BA005) before any work. Settings are transaction-local, so the pooled connection carries
+ * no principal into the next request.
  */
 export async function withPrincipal<T>(
   pool: Pool,
   session: SessionCredentials,
   orgId: string | null,
   work: (tx: PoolClient) => Promise<T>,
+  required: readonly string[] = [],
 ): Promise<T> {
   return inTransaction(pool, work, {
     first: async (tx) => {
       try {
-        await tx.query(AUTHZ_BEGIN.with([session.sessionId, session.proof, orgId]));
+        await tx.query(AUTHZ_BEGIN.with([session.sessionId, session.proof, orgId, required.length ? [...required] : null]));
       } catch (error) {
         if ((error as { code?: string }).code === '28000') throw new SessionNotLiveError();
         throw error;
