@@ -45,7 +45,7 @@
  * (default 5), BENCH_SIGNINS (default 30).
  */
 import { type KeyObject, createPublicKey, randomBytes, randomUUID, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type ChildProcess, fork } from 'node:child_process';
 import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -72,6 +72,7 @@ import { bootstrapRoles } from '../libs/infra/src/database/bootstrap-roles';
 import { migrate } from '../libs/infra/src/database/migrate';
 import { redactUrl, roleUrl, withDatabase } from '../libs/infra/src/database/role-urls';
 import { JsonLogger } from '../libs/infra/src/runtime/logger';
+import { processCpuMs } from './bench-support';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -149,11 +150,8 @@ function nodeCpuMs(): number {
 function backendCpuMs(pids: readonly number[]): Map<number, number> {
   const times = new Map<number, number>();
   for (const pid of pids) {
-    try {
-      times.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
-    } catch {
-      // not on this machine, or gone
-    }
+    const ms = processCpuMs(pid);
+    if (ms !== undefined) times.set(pid, ms);
   }
   return times;
 }

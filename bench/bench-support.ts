@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 
@@ -36,5 +37,17 @@ export async function dropRedisPrefix(redisUrl: string, prefix: string): Promise
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * CPU time a process has spent on the CPU so far, ms, from /proc/<pid>/schedstat (nanoseconds; Linux). Undefined
+ * when it cannot be read: another machine's process, one that has gone, or no /proc.
+ */
+export function processCpuMs(pid: number | string): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
   }
 }

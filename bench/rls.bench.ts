@@ -68,7 +68,7 @@ import { inTransaction } from '../libs/infra/src/database/transaction';
 import { RELEASE_SESSION_LOCKS, type SessionCredentials, withPrincipal } from '../libs/infra/src/database/with-principal';
 import { sessionProof } from '../libs/infra/src/identity/session-proof';
 import { ROLE_PERMISSIONS, type Role } from '../libs/domain/src/authorization/permissions';
-import { serverFacts, withClient } from './bench-support';
+import { processCpuMs, serverFacts, withClient } from './bench-support';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -260,16 +260,17 @@ function serverCpuMs(): number | null {
   } catch {
     return null;
   }
-  let ns = 0;
+  let ms = 0;
   for (const pid of pids) {
+    let comm: string;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-      ns += Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
     } catch {
-      // The process ended between the listing and the read.
+      continue; // the process ended between the listing and the read
     }
+    if (comm === 'postgres') ms += processCpuMs(pid) ?? 0;
   }
-  return ns / 1e6;
+  return ms;
 }
 
 function pick<T>(items: readonly T[]): T {
