@@ -137,6 +137,64 @@ describe('named statements under RLS', () => {
   });
 });
 
+describe('a session is honoured only with its proof', () => {
+  // Each attack runs as bastion_app, as injected SQL would, knowing the victim's session id and org (an id is no
+  // secret: it sits in the victim's access token and in audit events). Migration 0027: before it, a NULL proof made
+  // authz.begin's refusal condition NULL, which PL/pgSQL's IF takes for false, and the victim's session was admitted.
+  let victim: Member;
+  let other: Member;
+  let app: Pool;
+
+  beforeEach(async () => {
+    victim = await newMember(2);
+    other = await newMember(1);
+    app = poolFor(db.urlFor('bastion_app'), 1);
+  });
+
+  /** authz.begin with these arguments on one connection: its SQLSTATE, or what the request could then see. */
+  async function attempt(args: readonly unknown[]): Promise<string | string[]> {
+    const tx = await app.connect();
+    try {
+      await tx.query('begin');
+      await tx.query(`select authz.begin(${args.map((_, i) => `$${i + 1}`).join(', ')})`, [...args]);
+      return sorted((await tx.query<{ task_id: string }>(ALL_VISIBLE.with([]))).rows);
+    } catch (error) {
+      return (error as { code?: string }).code ?? 'no code';
+    } finally {
+      await tx.query('rollback');
+      tx.release();
+    }
+  }
+
+  it('the victim’s own proof opens its request (the attacks below differ from it only in the proof)', async () => {
+    expect(await attempt([victim.session.sessionId, victim.session.proof, victim.orgId])).toEqual(victim.taskIds);
+  });
+
+  it('a NULL proof is refused, with or without an org and with a requirement', async () => {
+    expect(await attempt([victim.session.sessionId, null, victim.orgId])).toBe('28000');
+    expect(await attempt([victim.session.sessionId, null])).toBe('28000');
+    expect(await attempt([victim.session.sessionId, null, null])).toBe('28000');
+    expect(await attempt([victim.session.sessionId, null, victim.orgId, ['task:view']])).toBe('28000');
+  });
+
+  it('an empty, truncated or other session’s proof is refused', async () => {
+    expect(await attempt([victim.session.sessionId, Buffer.alloc(0), victim.orgId])).toBe('28000');
+    expect(await attempt([victim.session.sessionId, victim.session.proof.subarray(0, 16), victim.orgId])).toBe('28000');
+    expect(await attempt([victim.session.sessionId, other.session.proof, victim.orgId])).toBe('28000');
+    expect(await attempt([null, null, victim.orgId])).toBe('28000');
+  });
+
+  it('a NULL required permission is refused like one not held', async () => {
+    expect(await attempt([victim.session.sessionId, victim.session.proof, victim.orgId, [null]])).toBe('BA005');
+    expect(await attempt([victim.session.sessionId, victim.session.proof, victim.orgId, ['task:view', null]])).toBe('BA005');
+  });
+
+  it('after every refused attempt the connection shows nothing', async () => {
+    expect(await attempt([victim.session.sessionId, null, victim.orgId])).toBe('28000');
+    expect((await app.query(ALL_VISIBLE.with([]))).rows).toEqual([]);
+  });
+});
+
 describe("authz.begin with the route's required permissions", () => {
   let a: Member;
   let app: Pool;
