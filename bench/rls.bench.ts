@@ -11,8 +11,9 @@
  * `sessionProof(key, id)` under a key the benchmark holds), and measures "the latest 50 tasks of my organisation" at
  * concurrency 8:
  *
- * - (a) `rls`: the real request helper — `withPrincipal(pool, session, org, …)` as `bastion_app`: begin,
- *   `authz.begin(session, proof, org)`, the query under the `tasks_read` policy, commit;
+ * - (a) `rls`: the real request helper — `withPrincipal(pool, session, org, …, ['task:view'])` as `bastion_app`, as
+ *   the API's task read routes call it: begin, `authz.begin(session, proof, org, required)`, the query under the
+ *   `tasks_read` policy, commit;
  * - (b) `limit`: the same transaction shape without RLS — begin, the same six `set_config(…, true)` calls in one
  *   statement (authz.begin's round trip without its checks), the query, commit — as `bastion_projector`
  *   (BYPASSRLS, SELECT on tasks), through `inTransaction` (the helper's own transaction code);
@@ -159,8 +160,9 @@ type Op = (p: Principal) => Promise<number>;
 
 function ops(pools: Pools): Map<Variant, Op> {
   const m = new Map<Variant, Op>();
+  // As the API's task read routes call it: with the permission the route declares (@Requires('task:view', …)).
   m.set('rls', async (p) =>
-    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0),
+    withPrincipal(pools.app, p.session, p.orgId, async (tx) => (await tx.query(LATEST.with([p.orgId]))).rowCount ?? 0, ['task:view']),
   );
   m.set('limit', async (p) =>
     inTransaction(
@@ -841,7 +843,10 @@ async function structureOnly(
 ): Promise<Map<Variant, Slice[]>> {
   await withClient(adminUrl, async (c) => {
     await c.query('set role bastion_authz');
-    await c.query(`create or replace function authz.begin(p_session uuid, p_proof bytea, p_org uuid default null) returns void
+    // The signature the real helper calls (migration 0026 added p_require): a three-argument version would be an
+    // overload withPrincipal never reaches, and (a) below would still run the real authz.begin.
+    await c.query(`create or replace function authz.begin(p_session uuid, p_proof bytea, p_org uuid default null,
+                                                          p_require text[] default null) returns void
       language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
       declare
         r record;
@@ -872,6 +877,8 @@ async function structureOnly(
       end
       $$`);
     await c.query('reset role');
+    const { rows } = await c.query<{ n: number }>("select count(*)::int as n from pg_proc where proname = 'begin' and pronamespace = 'authz'::regnamespace");
+    if (rows[0]?.n !== 1) throw new Error('structure only: authz.begin must have one signature, the one withPrincipal calls');
   });
   const pools: Pools = { app: openPool(urls.app, CONCURRENCY), projector: openPool(urls.projector, CONCURRENCY), admin: null };
   try {
