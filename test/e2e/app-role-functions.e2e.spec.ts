@@ -1,0 +1,326 @@
+/**
+ * Every function the app role may call, called as SQL injected into a request would call it: with what such SQL can
+ * know of another principal (a session id, a user id, an org id, an agent id, an email) wherever an id goes, and
+ * NULL, empty or degenerate values wherever a secret or a check's input goes. None of those calls may leave the
+ * transaction bound to a principal the caller did not prove, nor showing a row of an org it was not admitted to.
+ *
+ * It is the generic form of migration 0027's fix: `authz.begin(<victim's session>, NULL, <victim's org>)` admitted
+ * the victim's session without its proof, because a NULL made the refusal's condition NULL. The catalogue is read at
+ * run time, so a function added later is attacked too.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import { withPrincipal } from '../../libs/infra/src/database/with-principal';
+import { type TestApi, startTestApi } from '../support/api';
+import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
+import { call } from '../support/http';
+import { sessionCredentials } from '../support/identity';
+import { newAgent, newOrg, type OrgFixture, stepUp } from '../support/orgs';
+import { TestProjector } from '../support/projector';
+import { dropPrefix } from '../support/redis';
+
+let db: TestDatabase;
+let api: TestApi;
+let app: Pool;
+let admin: Pool;
+let victim: OrgFixture;
+let attacker: OrgFixture;
+let agentId: string;
+
+interface Callable {
+  readonly signature: string;
+  readonly name: string;
+  readonly procedure: boolean;
+  readonly types: readonly string[];
+}
+
+beforeAll(async () => {
+  db = await workerDatabase();
+  api = await startTestApi(db);
+  app = poolFor(db.urlFor('bastion_app'), 1);
+  admin = poolFor(db.adminUrl, 1);
+  victim = await newOrg(api, 'Victim');
+  attacker = await newOrg(api, 'Attacker');
+  agentId = (await newAgent(api, victim, 'victim bot')).agentId;
+  for (const org of [victim, attacker]) {
+    await call(api, 'POST', `/v1/orgs/${org.orgId}/tasks`, { token: org.admin.accessToken, body: { title: `task of ${org.orgId}` } });
+  }
+  await new TestProjector(db).catchUp();
+});
+afterAll(async () => {
+  await api?.close();
+  await closePools();
+  if (api) await dropPrefix(api.redisPrefix);
+});
+
+/** Every function and procedure outside the system schemas that bastion_app may execute, with its argument types. */
+async function callables(): Promise<Callable[]> {
+  const { rows } = await app.query<{ signature: string; name: string; kind: string; types: string[] }>(`
+    select p.oid::regprocedure::text as signature, quote_ident(n.nspname) || '.' || quote_ident(p.proname) as name,
+           p.prokind as kind, array(select format_type(t, null) from unnest(p.proargtypes::oid[]) as t) as types
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname not in ('pg_catalog', 'information_schema', 'extensions') and n.nspname not like 'pg\\_%'
+       and p.prokind in ('f', 'p') and p.prorettype <> 'trigger'::regtype
+       and has_function_privilege('bastion_app', p.oid, 'execute')
+     order by 1`);
+  return rows.map((r) => ({ signature: r.signature, name: r.name, procedure: r.kind === 'p', types: r.types }));
+}
+
+/** Where an id goes, SQL in a request could pass any id it has seen: the victim's session, user, org or agent, or none. */
+function ids(): readonly unknown[] {
+  return [null, sessionCredentials(api, victim.admin.accessToken).sessionId, victim.admin.userId, victim.orgId, agentId];
+}
+
+/** Elsewhere, NULL first, then the degenerate values of the type (empty, all-zero, an array of NULL). */
+function degenerate(type: string): readonly unknown[] {
+  switch (type) {
+    case 'uuid[]':
+      return [null, '{}', '{NULL}', `{${victim.orgId}}`];
+    case 'bytea':
+      return [null, Buffer.alloc(0), Buffer.alloc(32)];
+    case 'bytea[]':
+      return [null, '{}', '{NULL}', '{""}'];
+    case 'text':
+      return [null, '', victim.admin.email];
+    case 'text[]':
+      return [null, '{}', '{NULL}', '{""}'];
+    case 'boolean':
+      return [null, true, false];
+    case 'integer':
+    case 'bigint':
+      return [null, 0, -1];
+    case 'jsonb':
+      return [null, '{}'];
+    default:
+      return [null];
+  }
+}
+
+/**
+ * The argument lists to try: every assignment of ids to the id arguments (so the victim's session id does reach the
+ * argument that takes a session), each with the other arguments all NULL, then all at their next degenerate value,
+ * and so on (in step, not every product: a function of eleven arguments would otherwise take tens of thousands).
+ */
+function combinations(types: readonly string[]): unknown[][] {
+  let idLists: unknown[][] = [[]];
+  for (const type of types) if (type === 'uuid') idLists = idLists.flatMap((prefix) => ids().map((id) => [...prefix, id]));
+  const others = types.map((type) => (type === 'uuid' ? [] : degenerate(type)));
+  const steps = Math.max(1, ...others.map((values) => values.length));
+  return idLists.flatMap((idList) =>
+    Array.from({ length: steps }, (_, step) => {
+      let nextId = 0;
+      return types.map((type, i) => (type === 'uuid' ? idList[nextId++] : others[i]![step % others[i]!.length]));
+    }),
+  );
+}
+
+/** Who the transaction is bound to now, and how many tasks of each org it shows. */
+async function standing(tx: PoolClient): Promise<{ principal: string | null; victimTasks: number; attackerTasks: number }> {
+  const { rows } = await tx.query(
+    `select authz.current_principal()::text as principal,
+            (select count(*)::int from tasks where org_id = $1) as "victimTasks",
+            (select count(*)::int from tasks where org_id = $2) as "attackerTasks"`,
+    [victim.orgId, attacker.orgId],
+  );
+  return rows[0];
+}
+
+/**
+ * Calls `fn` with every combination in the transaction `tx`, each in a savepoint of its own; returns the calls after
+ * which the transaction was bound to another principal than `expected`'s, or showed more tasks than it did.
+ */
+async function attack(
+  tx: PoolClient,
+  fn: Callable,
+  expected: Awaited<ReturnType<typeof standing>>,
+): Promise<{ calls: number; breaches: string[] }> {
+  const breaches: string[] = [];
+  const placeholders = fn.types.map((type, i) => `$${i + 1}::${type}`).join(', ');
+  const sql = fn.procedure ? `call ${fn.name}(${placeholders})` : `select ${fn.name}(${placeholders})`;
+  const tries = combinations(fn.types);
+  for (const args of tries) {
+    await tx.query('savepoint attempt');
+    try {
+      await tx.query(sql, args);
+    } catch {
+      await tx.query('rollback to savepoint attempt');
+      continue;
+    }
+    const now = await standing(tx);
+    // Dropping the principal (authz.begin_anonymous does) takes nothing; being anyone else, or seeing more, is a breach.
+    const breached =
+      (now.principal !== null && now.principal !== expected.principal) ||
+      now.victimTasks > expected.victimTasks ||
+      now.attackerTasks > expected.attackerTasks;
+    if (breached) {
+      breaches.push(`${fn.signature} with ${JSON.stringify(args)} → ${JSON.stringify(now)}`);
+    }
+    await tx.query('rollback to savepoint attempt');
+  }
+  return { calls: tries.length, breaches };
+}
+
+async function attackEvery(open: (work: (tx: PoolClient) => Promise<void>) => Promise<void>): Promise<{ calls: number; breaches: string[] }> {
+  const fns = await callables();
+  expect(fns.map((f) => f.name)).toContain('authz.begin');
+  let calls = 0;
+  const breaches: string[] = [];
+  for (const fn of fns) {
+    await open(async (tx) => {
+      await tx.query("set local statement_timeout = '5s'");
+      const expected = await standing(tx);
+      const result = await attack(tx, fn, expected);
+      calls += result.calls;
+      breaches.push(...result.breaches);
+    });
+  }
+  return { calls, breaches };
+}
+
+describe('no function the app role may call binds a principal it did not prove', () => {
+  it('from a transaction with no principal: every call leaves it bound to no one, showing nothing', async () => {
+    const { calls, breaches } = await attackEvery(async (work) => {
+      const tx = await app.connect();
+      try {
+        await tx.query('begin');
+        await work(tx);
+      } finally {
+        await tx.query('rollback');
+        await tx.query('select pg_advisory_unlock_all()');
+        tx.release();
+      }
+    });
+    expect(calls).toBeGreaterThan(1000);
+    expect(breaches).toEqual([]);
+  }, 240_000);
+
+  it('from inside the attacker’s own request: every call leaves it the attacker’s, showing only the attacker’s org', async () => {
+    const credentials = sessionCredentials(api, attacker.admin.accessToken);
+    const { calls, breaches } = await attackEvery(async (work) => {
+      await withPrincipal(app, credentials, attacker.orgId, async (tx) => {
+        expect(await standing(tx)).toEqual({ principal: attacker.admin.userId, victimTasks: 0, attackerTasks: 1 });
+        await work(tx);
+        // Rolled back: the attempts' writes do not outlive this test.
+        throw new RolledBack();
+      }).catch((error: unknown) => {
+        if (!(error instanceof RolledBack)) throw error;
+      });
+    });
+    expect(calls).toBeGreaterThan(1000);
+    expect(breaches).toEqual([]);
+  }, 240_000);
+});
+
+class RolledBack extends Error {}
+
+/** An event as the API builds one, by the attacker's admin, claiming whatever org and data the attack needs. */
+function forged(type: string, data: Record<string, unknown>, orgId: string | null): Record<string, unknown> {
+  return { id: randomUUID(), type, data, metadata: { actor: { type: 'human', id: attacker.admin.userId }, orgId, occurredAt: new Date().toISOString() } };
+}
+
+async function eventsOfVictimOrg(): Promise<number> {
+  return (await admin.query<{ n: number }>('select count(*)::int as n from events where org_id = $1', [victim.orgId])).rows[0]!.n;
+}
+
+/** Runs `work` in the attacker admin's own request (no org, or its org); commits, as a successful attack would. */
+async function asAttacker<T>(orgId: string | null, work: (tx: PoolClient) => Promise<T>): Promise<T> {
+  return withPrincipal(app, sessionCredentials(api, attacker.admin.accessToken), orgId, work);
+}
+
+const refusal = (promise: Promise<unknown>) => promise.then(() => 'appended', (error: { code?: string }) => error.code);
+
+describe('a definer function appends only events of the org it acts on (migration 0028)', () => {
+  it('an organisation created by the attacker cannot put its events in another org’s log, nor leave out its creator or member', async () => {
+    const before = await eventsOfVictimOrg();
+    const orgId = randomUUID();
+    await asAttacker(null, (tx) =>
+      tx.query('select authz.create_organization($1, $2)', [
+        orgId,
+        JSON.stringify([
+          forged('OrganizationCreated', { name: 'Decoy' }, victim.orgId),
+          forged('MemberAdded', { orgId: victim.orgId }, victim.orgId),
+        ]),
+      ]),
+    );
+    expect(await eventsOfVictimOrg()).toBe(before);
+    // The projector applies them (a MemberAdded without its member, or an org without its creator, would stall it).
+    await new TestProjector(db).catchUp();
+    expect((await admin.query('select user_id, role from org_members where org_id = $1', [orgId])).rows).toEqual([
+      { user_id: attacker.admin.userId, role: 'admin' },
+    ]);
+    const { rows } = await admin.query('select type, org_id, data from events where stream_id = $1 order by revision', [`org-${orgId}`]);
+    expect(rows).toEqual([
+      { type: 'OrganizationCreated', org_id: orgId, data: { name: 'Decoy', orgId, createdBy: attacker.admin.userId, providerId: null } },
+      { type: 'MemberAdded', org_id: orgId, data: { orgId, userId: attacker.admin.userId, role: 'admin' } },
+    ]);
+  });
+
+  it('an admin’s role change in its own org cannot name another org, in the metadata or in the data', async () => {
+    await stepUp(api, attacker.admin);
+    const before = await eventsOfVictimOrg();
+    const change = (event: Record<string, unknown>) =>
+      refusal(
+        asAttacker(attacker.orgId, (tx) =>
+          tx.query('select authz.change_member_role($1, $2, $3, $4)', [attacker.orgId, attacker.admin.userId, 'admin', JSON.stringify(event)]),
+        ),
+      );
+    const demoteVictim = { orgId: victim.orgId, userId: victim.admin.userId, to: 'viewer' };
+    expect(await change(forged('MemberRoleChanged', demoteVictim, victim.orgId))).toBe('42501');
+    expect(await change(forged('MemberRoleChanged', demoteVictim, attacker.orgId))).toBe('42501');
+    expect(await eventsOfVictimOrg()).toBe(before);
+    // The same call telling the truth is appended, with the member and the role the arguments name.
+    expect(await change(forged('MemberRoleChanged', { orgId: attacker.orgId, userId: victim.admin.userId, to: 'viewer' }, attacker.orgId))).toBe('appended');
+    const { rows } = await admin.query(
+      "select data from events where stream_id = $1 and type = 'MemberRoleChanged' order by revision desc limit 1",
+      [`org-${attacker.orgId}`],
+    );
+    expect(rows[0].data).toEqual({ orgId: attacker.orgId, userId: attacker.admin.userId, to: 'admin', from: 'admin' });
+  });
+
+  it('a NULL role is refused before any check it would skip', async () => {
+    await stepUp(api, attacker.admin);
+    const event = forged('MemberRoleChanged', { orgId: attacker.orgId, userId: attacker.admin.userId }, attacker.orgId);
+    const attempt = asAttacker(attacker.orgId, (tx) =>
+      tx.query('select authz.change_member_role($1, $2, $3, $4)', [attacker.orgId, attacker.admin.userId, null, JSON.stringify(event)]),
+    );
+    await expect(attempt).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('not an organisation role') });
+  });
+});
+
+describe('the TOTP time steps the database takes are near its clock (migration 0028)', () => {
+  async function lastUsedStep(userId: string): Promise<string | null> {
+    const { rows } = await admin.query('select last_used_step::text as s from authz.totp_credentials where user_id = $1', [userId]);
+    return rows[0]?.s ?? null;
+  }
+
+  it('SQL without a code cannot burn another user’s future TOTP steps', async () => {
+    await stepUp(api, victim.admin);
+    const before = await lastUsedStep(victim.admin.userId);
+    const now = Math.floor(Date.now() / 30_000);
+    for (const step of ['9223372036854775807', String(now + 10), null]) {
+      const tx = await app.connect();
+      try {
+        const { rows } = await tx.query('select authz.mfa_consume_step($1, $2) as ok', [victim.admin.userId, step]);
+        expect(rows[0].ok).toBe(false);
+      } finally {
+        tx.release();
+      }
+    }
+    expect(await lastUsedStep(victim.admin.userId)).toBe(before);
+  });
+
+  it('a step-up with a far or NULL step does not make the session MFA-fresh', async () => {
+    await stepUp(api, attacker.admin);
+    const session = sessionCredentials(api, attacker.admin.accessToken).sessionId;
+    const mfaAt = async () => (await admin.query('select mfa_at from authz.sessions where id = $1', [session])).rows[0].mfa_at;
+    const before = await mfaAt();
+    for (const step of ['9223372036854775807', null]) {
+      const ok = await asAttacker(attacker.orgId, async (tx) => {
+        const event = forged('StepUpVerified', { userId: attacker.admin.userId, sessionId: session }, null);
+        return (await tx.query('select authz.mfa_step_up($1, $2) as ok', [step, JSON.stringify(event)])).rows[0].ok;
+      });
+      expect(ok).toBe(false);
+    }
+    expect(await mfaAt()).toEqual(before);
+  });
+});
