@@ -11,12 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { withPrincipal } from '../../libs/infra/src/database/with-principal';
+import { PostgresEventStore } from '../../libs/infra/src/event-store/postgres/postgres-event-store.adapter';
 import { type TestApi, startTestApi } from '../support/api';
 import { closePools, poolFor, type TestDatabase, workerDatabase } from '../support/database';
 import { call } from '../support/http';
 import { sessionCredentials } from '../support/identity';
 import { newAgent, newOrg, type OrgFixture, stepUp } from '../support/orgs';
 import { TestProjector } from '../support/projector';
+import { newEvent } from '../support/events';
 import { dropPrefix } from '../support/redis';
 
 let db: TestDatabase;
@@ -322,5 +324,26 @@ describe('the TOTP time steps the database takes are near its clock (migration 0
       expect(ok).toBe(false);
     }
     expect(await mfaAt()).toEqual(before);
+  });
+});
+
+describe('a malformed event in one org stalls no read model (migration 0029)', () => {
+  it('a TaskCreated without its title, appended by SQL in a member’s request, is parked; the next org’s task is projected', async () => {
+    const taskId = randomUUID();
+    const malformed = newEvent(
+      'TaskCreated',
+      { orgId: attacker.orgId, taskId, status: 'todo', position: 0, createdBy: attacker.admin.userId },
+      { orgId: attacker.orgId, actor: { type: 'human', id: attacker.admin.userId } },
+    );
+    await asAttacker(attacker.orgId, (tx) => new PostgresEventStore(tx).append(`task-${taskId}`, [malformed], 'no_stream'));
+    const created = await call(api, 'POST', `/v1/orgs/${victim.orgId}/tasks`, { token: victim.admin.accessToken, body: { title: 'after the attack' } });
+    expect(created.status).toBe(201);
+
+    await new TestProjector(db).catchUp();
+
+    const titles = await admin.query('select title from tasks where org_id = $1 order by created_at', [victim.orgId]);
+    expect(titles.rows.map((r) => r.title)).toContain('after the attack');
+    const parked = await admin.query('select consumer, sqlstate from projection_parked_events where event_id = $1', [malformed.id]);
+    expect(parked.rows).toEqual(expect.arrayContaining([{ consumer: 'tasks', sqlstate: '23502' }]));
   });
 });

@@ -99,6 +99,38 @@ describe('projections', () => {
     }
   });
 
+  it('an event whose content the read model refuses is parked, and the projection goes on past it', async () => {
+    // Appended as the superuser, as SQL in a member's request could append a malformed event in its own org: the
+    // events table checks who may append what, not the shape of the data.
+    const admin = new PostgresEventStore(poolFor(db.adminUrl));
+    const [bad, good] = [randomUUID(), randomUUID()];
+    const malformed = newEvent('OrganizationCreated', { orgId: bad, name: 'No creator', providerId: null }, { orgId: bad });
+    await admin.append(`org-${bad}`, [malformed], 'no_stream');
+    await admin.append(`org-${good}`, [newEvent('OrganizationCreated', { orgId: good, name: 'Good', createdBy: randomUUID(), providerId: null }, { orgId: good })], 'no_stream');
+    const parkedBefore = await projector.query("select count(*)::int as n from projection_parked_events where consumer = 'organizations'");
+    expect(parkedBefore.rows[0].n).toBe(0);
+
+    await new ProjectionRunner(projector, store, organizationsProjection, { batchSize: 100 }).catchUp();
+
+    const { rows } = await projector.query('select org_id, name from organizations where org_id = any($1::uuid[]) order by name', [[bad, good]]);
+    expect(rows).toEqual([{ org_id: good, name: 'Good' }]);
+    const parked = await projector.query("select event_id, event_type, sqlstate, message from projection_parked_events where consumer = 'organizations'");
+    expect(parked.rows).toEqual([
+      { event_id: malformed.id, event_type: 'OrganizationCreated', sqlstate: '23502', message: expect.stringContaining('created_by') },
+    ]);
+  });
+
+  it('any other failure still stops the projection at the batch: nothing is parked, and the checkpoint stays', async () => {
+    const orgId = randomUUID();
+    await store.append(`task-${randomUUID()}`, [newEvent('TaskMoved', { i: 0 }, { orgId })], 'no_stream');
+    const broken: Projection = { ...orgActivityProjection, name: 'broken_activity', apply: async () => Promise.reject(new Error('a bug')) };
+    await expect(new ProjectionRunner(projector, store, broken).catchUp()).rejects.toThrow('a bug');
+    const parked = await projector.query("select count(*)::int as n from projection_parked_events where consumer = 'broken_activity'");
+    expect(parked.rows[0].n).toBe(0);
+    const checkpoint = await projector.query("select position from projection_checkpoints where name = 'broken_activity'");
+    expect(checkpoint.rows[0]?.position ?? null).toBeNull();
+  });
+
   it('a reactor cannot be reset, because replaying it would repeat its side effects', async () => {
     const runner = new ProjectionRunner(projector, store, { kind: 'reactor', name: 'r', handles: [], react: async () => undefined });
     await expect(runner.reset()).rejects.toThrow(/reactor/);

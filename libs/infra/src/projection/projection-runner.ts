@@ -21,6 +21,12 @@ export interface ProjectionRunnerOptions {
 
 const MAX_BACKOFF_MS = 10_000;
 
+/** A database error caused by what a row would hold (SQLSTATE class 22, data exception; 23, constraint violation). */
+function isContentError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
 /**
  * Runs one projection or reactor from its checkpoint. For a projection, every batch is applied and the checkpoint
  * compare-and-set in one transaction: a crash loses nothing and applies nothing twice. A reactor's side effects
@@ -91,20 +97,69 @@ export class ProjectionRunner {
     if (consumer.kind === 'reactor') {
       for (const event of events) if (consumes(consumer, event.type)) await consumer.react(event);
     }
-    await inTransaction(this.pool, async (tx) => {
-      if (!(await this.checkpoints.lockIfAt(tx, this.name, expected))) throw new CheckpointMovedError(this.name);
-      if (consumer.kind === 'projection') {
-        for (const event of events) if (consumes(consumer, event.type)) await consumer.apply(tx, event);
-      }
-      await this.checkpoints.advance(tx, this.name, last, events.length);
-    });
+    let parked: ReadonlySet<string> = new Set();
+    try {
+      await inTransaction(this.pool, async (tx) => {
+        if (!(await this.checkpoints.lockIfAt(tx, this.name, expected))) throw new CheckpointMovedError(this.name);
+        if (consumer.kind === 'projection') {
+          for (const event of events) if (consumes(consumer, event.type)) await consumer.apply(tx, event);
+        }
+        await this.checkpoints.advance(tx, this.name, last, events.length);
+      });
+    } catch (error) {
+      if (consumer.kind !== 'projection' || !isContentError(error)) throw error;
+      parked = await this.applyParkingMalformed(consumer, events, expected);
+    }
     if (consumer.kind === 'projection' && this.options.onCommitted) {
-      const applied = events.filter((event) => consumes(consumer, event.type));
+      const applied = events.filter((event) => consumes(consumer, event.type) && !parked.has(event.id));
       if (applied.length > 0) await this.options.onCommitted(this.name, applied).catch((error: unknown) =>
         this.options.logger?.event('warn', 'change notification failed', { consumer: this.name, error }),
       );
     }
     return last;
+  }
+
+  /**
+   * The batch again, each event in a savepoint of its own: an event whose content the read model refuses (a data
+   * exception or a constraint violation, SQLSTATE classes 22 and 23) is rolled back to its savepoint and recorded in
+   * `projection_parked_events` with the database's error, and the projection goes on past it. Any other failure
+   * (the connection, a lock, a bug that throws) is thrown as before, and the batch is retried. Returns the ids of the
+   * events set aside.
+   */
+  private async applyParkingMalformed(
+    consumer: Extract<Consumer, { kind: 'projection' }>,
+    events: readonly RecordedEvent[],
+    expected: Position | null,
+  ): Promise<Set<string>> {
+    const parked = new Set<string>();
+    await inTransaction(this.pool, async (tx) => {
+      if (!(await this.checkpoints.lockIfAt(tx, this.name, expected))) throw new CheckpointMovedError(this.name);
+      for (const event of events) {
+        if (!consumes(consumer, event.type)) continue;
+        await tx.query('savepoint projection_event');
+        try {
+          await consumer.apply(tx, event);
+          await tx.query('release savepoint projection_event');
+        } catch (error) {
+          if (!isContentError(error)) throw error;
+          await tx.query('rollback to savepoint projection_event');
+          await tx.query(
+            `insert into projection_parked_events (consumer, event_id, position, event_type, sqlstate, message)
+             values ($1, $2, $3, $4, $5, $6) on conflict (consumer, event_id) do nothing`,
+            [this.name, event.id, event.position, event.type, error.code, error.message],
+          );
+          parked.add(event.id);
+          this.options.logger?.event('error', 'event parked: the read model refused its content', {
+            consumer: this.name,
+            eventId: event.id,
+            eventType: event.type,
+            sqlstate: error.code,
+          });
+        }
+      }
+      await this.checkpoints.advance(tx, this.name, events[events.length - 1]!.position, events.length);
+    });
+    return parked;
   }
 
   /** Applies everything committed so far, then returns (for `rebuild` and tests). */
