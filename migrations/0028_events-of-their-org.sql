@@ -36,13 +36,15 @@ begin
     select a.org_id into strict v_org from authz.agents a where a.id = v_id::uuid;
   elsif v_kind = 'repo' then
     select r.org_id into strict v_org from authz.repositories r where r.repo_id = v_id::uuid;
-  elsif v_kind not in ('user', 'signin') then
+  elsif coalesce(v_kind, '') not in ('user', 'signin') then
     raise exception 'refused: no definer function appends to stream %', p_stream using errcode = '42501';
   end if;
-  -- Every reader dispatches on the type and dates events by occurredAt: an event without them would stop the
-  -- projector at its position (and a NULL type made the callers' `type not in (…)` refusals NULL).
-  if coalesce(p_event ->> 'type', '') = '' or (p_event -> 'metadata' ->> 'occurredAt')::timestamptz is null then
-    raise exception 'refused: an event without a type or metadata.occurredAt' using errcode = '42501';
+  -- Every reader dispatches on the type, dates events by occurredAt and reads fields of the data: an event without
+  -- them would stop the projector at its position (and a NULL type made the callers' `type not in (…)` refusals
+  -- NULL; jsonb_set leaves a scalar `data` as it is, so the callers' pinning needs an object).
+  if coalesce(p_event ->> 'type', '') = '' or (p_event -> 'metadata' ->> 'occurredAt')::timestamptz is null
+     or jsonb_typeof(p_event -> 'data') is distinct from 'object' then
+    raise exception 'refused: an event without a type, an occurredAt or an object of data' using errcode = '42501';
   end if;
   if (p_event -> 'metadata' ->> 'orgId')::uuid is distinct from v_org
      or (p_event -> 'data' ? 'orgId' and (p_event -> 'data' ->> 'orgId')::uuid is distinct from v_org) then
@@ -130,7 +132,7 @@ begin
 end
 $$;
 
--- As migration 0007's, with a NULL role refused and the event's member and new role pinned to the arguments.
+-- As migration 0007's, with a NULL role refused and the event's org, member and new role pinned to the arguments.
 create or replace function authz.change_member_role(p_org uuid, p_user uuid, p_role text, p_event jsonb) returns boolean
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
@@ -151,6 +153,7 @@ begin
     perform authz.assert_admin_remains(p_org, p_user);
   end if;
   perform authz.expect_event(p_event, 'MemberRoleChanged', 'human', authz.current_principal()::text);
+  p_event := jsonb_set(p_event, '{data,orgId}', to_jsonb(p_org::text));
   p_event := jsonb_set(p_event, '{data,userId}', to_jsonb(p_user::text));
   p_event := jsonb_set(p_event, '{data,to}', to_jsonb(p_role));
   p_event := jsonb_set(p_event, '{data,from}', to_jsonb(v_from));
@@ -214,13 +217,14 @@ begin
 end
 $$;
 
--- The TOTP time step the API verified a code for is one near the database's clock (the API accepts the current step
--- and its neighbours; two either side leave room for the hosts' clocks to differ). A NULL or far step burned every
--- later code of any user (mfa_consume_step(<user>, <max bigint>) needs no code), and a NULL confirmed step left the
--- credential without replay protection. The code itself is still verified by the API (SECURITY.md, Trusted).
+-- The TOTP time step the API verified a code for is one near the database's clock: the API accepts the current step
+-- and its neighbours by its own clock, read inside this transaction; the database takes two steps back (a slow
+-- request, a host a little behind) and one ahead. A NULL or far step burned every later code of any user
+-- (mfa_consume_step(<user>, <max bigint>) needs no code), and a NULL confirmed step left the credential without
+-- replay protection. The code itself is still verified by the API (SECURITY.md, Trusted).
 create or replace function authz.totp_step_is_current(p_step bigint) returns boolean
-language sql stable set search_path = pg_catalog, pg_temp as $$
-  select coalesce(abs(p_step - floor(extract(epoch from now()) / 30)::bigint) <= 2, false)
+language sql volatile set search_path = pg_catalog, pg_temp as $$
+  select coalesce(p_step - floor(extract(epoch from clock_timestamp()) / 30)::bigint between -2 and 1, false)
 $$;
 revoke all on function authz.totp_step_is_current(bigint) from public;
 

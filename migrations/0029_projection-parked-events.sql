@@ -2,7 +2,9 @@
 -- (libs/infra/src/projection/projection-runner.ts). Without it one malformed event, which SQL injected into a
 -- member's request can append in its own org (the events table checks type, actor, org and permission, not the
 -- shape of the data), stopped that projection at its position for every organisation. Only the projector writes
--- and reads it; the API never does. It holds the event's id and the database's error, never the event's data.
+-- and reads it; the API never does. It holds the event's id, the SQLSTATE and the names of the table, column and
+-- constraint that refused it: never the event's data (a data exception's message quotes the value it rejected).
+-- A rebuild or replay applies every event again, parked ones included, once the projection or the event is fixed.
 set local role bastion_owner;
 
 create table projection_parked_events (
@@ -11,7 +13,7 @@ create table projection_parked_events (
   position   text        not null,
   event_type text        not null,
   sqlstate   text        not null,
-  message    text        not null,
+  refused_by text        not null,
   parked_at  timestamptz not null default now(),
   primary key (consumer, event_id)
 );

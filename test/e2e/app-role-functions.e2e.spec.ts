@@ -267,16 +267,16 @@ describe('a definer function appends only events of the org it acts on (migratio
         ),
       );
     const demoteVictim = { orgId: victim.orgId, userId: victim.admin.userId, to: 'viewer' };
+    // Claiming the other org in the metadata: refused.
     expect(await change(forged('MemberRoleChanged', demoteVictim, victim.orgId))).toBe('42501');
-    expect(await change(forged('MemberRoleChanged', demoteVictim, attacker.orgId))).toBe('42501');
+    // Claiming it in the data: the function writes the org, the member and the role its arguments name instead.
+    expect(await change(forged('MemberRoleChanged', demoteVictim, attacker.orgId))).toBe('appended');
     expect(await eventsOfVictimOrg()).toBe(before);
-    // The same call telling the truth is appended, with the member and the role the arguments name.
-    expect(await change(forged('MemberRoleChanged', { orgId: attacker.orgId, userId: victim.admin.userId, to: 'viewer' }, attacker.orgId))).toBe('appended');
     const { rows } = await admin.query(
-      "select data from events where stream_id = $1 and type = 'MemberRoleChanged' order by revision desc limit 1",
+      "select org_id, data from events where stream_id = $1 and type = 'MemberRoleChanged' order by revision desc limit 1",
       [`org-${attacker.orgId}`],
     );
-    expect(rows[0].data).toEqual({ orgId: attacker.orgId, userId: attacker.admin.userId, to: 'admin', from: 'admin' });
+    expect(rows[0]).toEqual({ org_id: attacker.orgId, data: { orgId: attacker.orgId, userId: attacker.admin.userId, to: 'admin', from: 'admin' } });
   });
 
   it('a NULL role is refused before any check it would skip', async () => {
@@ -345,5 +345,42 @@ describe('a malformed event in one org stalls no read model (migration 0029)', (
     expect(titles.rows.map((r) => r.title)).toContain('after the attack');
     const parked = await admin.query('select consumer, sqlstate from projection_parked_events where event_id = $1', [malformed.id]);
     expect(parked.rows).toEqual(expect.arrayContaining([{ consumer: 'tasks', sqlstate: '23502' }]));
+  });
+});
+
+describe('an event the app role appends names only the request’s org (migration 0030)', () => {
+  const attackerActor = () => ({ type: 'human' as const, id: attacker.admin.userId });
+  const append = (stream: string, event: ReturnType<typeof newEvent>) =>
+    refusal(asAttacker(attacker.orgId, (tx) => new PostgresEventStore(tx).append(stream, [event], 'any')));
+
+  it('a task whose data names another org is refused, and so is a role change that does', async () => {
+    const taskId = randomUUID();
+    const task = { orgId: victim.orgId, taskId, title: 'planted', description: '', status: 'todo', position: 0, createdBy: attacker.admin.userId };
+    expect(await append(`task-${taskId}`, newEvent('TaskCreated', task, { orgId: attacker.orgId, actor: attackerActor() }))).toBe('42501');
+    const demote = { orgId: victim.orgId, userId: victim.admin.userId, from: 'admin', to: 'viewer' };
+    expect(await append(`org-${attacker.orgId}`, newEvent('MemberRoleChanged', demote, { orgId: attacker.orgId, actor: attackerActor() }))).toBe('42501');
+  });
+
+  it('an event whose metadata names another org than its org_id column is refused', async () => {
+    const { rows } = await asAttacker(attacker.orgId, async (tx) => {
+      const event = newEvent('TaskMoved', { taskId: randomUUID(), status: 'done' }, { orgId: victim.orgId, actor: attackerActor() });
+      await tx.query('savepoint raw');
+      const outcome = await tx
+        .query(
+          `insert into events (id, stream_id, revision, type, org_id, data, metadata)
+           values ($1, $2, 0, 'TaskMoved', $3, $4, $5)`,
+          [event.id, `task-${randomUUID()}`, attacker.orgId, JSON.stringify(event.data), JSON.stringify(event.metadata)],
+        )
+        .then(() => 'appended', (error: { code?: string }) => error.code);
+      await tx.query('rollback to savepoint raw');
+      return { rows: [outcome] };
+    });
+    expect(rows).toEqual(['42501']);
+  });
+
+  it('the same events naming the request’s own org are appended', async () => {
+    const taskId = randomUUID();
+    const task = { orgId: attacker.orgId, taskId, title: 'honest', description: '', status: 'todo', position: 0, createdBy: attacker.admin.userId };
+    expect(await append(`task-${taskId}`, newEvent('TaskCreated', task, { orgId: attacker.orgId, actor: attackerActor() }))).toBe('appended');
   });
 });

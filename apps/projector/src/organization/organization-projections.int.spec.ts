@@ -106,6 +106,9 @@ describe('projections', () => {
     const [bad, good] = [randomUUID(), randomUUID()];
     const malformed = newEvent('OrganizationCreated', { orgId: bad, name: 'No creator', providerId: null }, { orgId: bad });
     await admin.append(`org-${bad}`, [malformed], 'no_stream');
+    // A data exception's message quotes the value it refused: that value must not reach the parked record.
+    const unparsable = newEvent('OrganizationCreated', { orgId: 'quoted-secret-42', name: 'Bad id', createdBy: randomUUID(), providerId: null }, { orgId: bad });
+    await admin.append(`org-${bad}`, [unparsable], 0);
     await admin.append(`org-${good}`, [newEvent('OrganizationCreated', { orgId: good, name: 'Good', createdBy: randomUUID(), providerId: null }, { orgId: good })], 'no_stream');
     const parkedBefore = await projector.query("select count(*)::int as n from projection_parked_events where consumer = 'organizations'");
     expect(parkedBefore.rows[0].n).toBe(0);
@@ -114,10 +117,17 @@ describe('projections', () => {
 
     const { rows } = await projector.query('select org_id, name from organizations where org_id = any($1::uuid[]) order by name', [[bad, good]]);
     expect(rows).toEqual([{ org_id: good, name: 'Good' }]);
-    const parked = await projector.query("select event_id, event_type, sqlstate, message from projection_parked_events where consumer = 'organizations'");
-    expect(parked.rows).toEqual([
-      { event_id: malformed.id, event_type: 'OrganizationCreated', sqlstate: '23502', message: expect.stringContaining('created_by') },
-    ]);
+    const parked = await projector.query(
+      "select event_id, event_type, sqlstate, refused_by from projection_parked_events where consumer = 'organizations' order by parked_at, event_id",
+    );
+    expect(parked.rows).toEqual(
+      expect.arrayContaining([
+        { event_id: malformed.id, event_type: 'OrganizationCreated', sqlstate: '23502', refused_by: 'organizations.created_by' },
+        { event_id: unparsable.id, event_type: 'OrganizationCreated', sqlstate: '22P02', refused_by: expect.any(String) },
+      ]),
+    );
+    expect(parked.rows).toHaveLength(2);
+    expect(JSON.stringify(parked.rows)).not.toContain('quoted-secret-42');
   });
 
   it('any other failure still stops the projection at the batch: nothing is parked, and the checkpoint stays', async () => {

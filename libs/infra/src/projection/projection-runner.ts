@@ -21,6 +21,15 @@ export interface ProjectionRunnerOptions {
 
 const MAX_BACKOFF_MS = 10_000;
 
+/**
+ * Where a content error came from, by name only (`table.column`, the constraint): the message of a data exception
+ * quotes the value it rejected, which is event data and stays out of the parked record and the log.
+ */
+function refusedBy(error: Error & { table?: string; column?: string; constraint?: string; dataType?: string }): string {
+  const place = [error.table, error.column].filter(Boolean).join('.');
+  return [place, error.constraint, error.dataType].filter(Boolean).join(' ') || 'unnamed';
+}
+
 /** A database error caused by what a row would hold (SQLSTATE class 22, data exception; 23, constraint violation). */
 function isContentError(error: unknown): error is Error & { code: string } {
   const code = (error as { code?: unknown } | null)?.code;
@@ -122,7 +131,7 @@ export class ProjectionRunner {
   /**
    * The batch again, each event in a savepoint of its own: an event whose content the read model refuses (a data
    * exception or a constraint violation, SQLSTATE classes 22 and 23) is rolled back to its savepoint and recorded in
-   * `projection_parked_events` with the database's error, and the projection goes on past it. Any other failure
+   * `projection_parked_events` with the SQLSTATE and what refused it, and the projection goes on past it. Any other failure
    * (the connection, a lock, a bug that throws) is thrown as before, and the batch is retried. Returns the ids of the
    * events set aside.
    */
@@ -144,9 +153,9 @@ export class ProjectionRunner {
           if (!isContentError(error)) throw error;
           await tx.query('rollback to savepoint projection_event');
           await tx.query(
-            `insert into projection_parked_events (consumer, event_id, position, event_type, sqlstate, message)
+            `insert into projection_parked_events (consumer, event_id, position, event_type, sqlstate, refused_by)
              values ($1, $2, $3, $4, $5, $6) on conflict (consumer, event_id) do nothing`,
-            [this.name, event.id, event.position, event.type, error.code, error.message],
+            [this.name, event.id, event.position, event.type, error.code, refusedBy(error)],
           );
           parked.add(event.id);
           this.options.logger?.event('error', 'event parked: the read model refused its content', {
@@ -154,6 +163,7 @@ export class ProjectionRunner {
             eventId: event.id,
             eventType: event.type,
             sqlstate: error.code,
+            refusedBy: refusedBy(error),
           });
         }
       }
