@@ -7,6 +7,11 @@
  * It is the generic form of migration 0027's fix: `authz.begin(<victim's session>, NULL, <victim's org>)` admitted
  * the victim's session without its proof, because a NULL made the refusal's condition NULL. The catalogue is read at
  * run time, so a function added later is attacked too.
+ *
+ * Then the writes SQL in a request could make, each an attack by a member of one org (the attacker) on another (the
+ * victim): events naming another org through a definer function (migration 0028) or a plain insert (0030), into
+ * another org's stream or at a far revision (0031), malformed events that would stop a projection for everyone
+ * (0029), and TOTP time steps burned without a code (0028).
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
@@ -229,6 +234,14 @@ async function asAttacker<T>(orgId: string | null, work: (tx: PoolClient) => Pro
   return withPrincipal(app, sessionCredentials(api, attacker.admin.accessToken), orgId, work);
 }
 
+/** Steps the user up unless their session already is MFA-fresh (a time step counts once, so a second step-up waits). */
+async function mfaFresh(user: OrgFixture['admin']): Promise<void> {
+  const { rows } = await admin.query("select mfa_at > now() - interval '10 minutes' as fresh from authz.sessions where id = $1", [
+    sessionCredentials(api, user.accessToken).sessionId,
+  ]);
+  if (rows[0]?.fresh !== true) await stepUp(api, user);
+}
+
 const refusal = (promise: Promise<unknown>) => promise.then(() => 'appended', (error: { code?: string }) => error.code);
 
 describe('a definer function appends only events of the org it acts on (migration 0028)', () => {
@@ -258,7 +271,7 @@ describe('a definer function appends only events of the org it acts on (migratio
   });
 
   it('an admin’s role change in its own org cannot name another org, in the metadata or in the data', async () => {
-    await stepUp(api, attacker.admin);
+    await mfaFresh(attacker.admin);
     const before = await eventsOfVictimOrg();
     const change = (event: Record<string, unknown>) =>
       refusal(
@@ -280,7 +293,7 @@ describe('a definer function appends only events of the org it acts on (migratio
   });
 
   it('a NULL role is refused before any check it would skip', async () => {
-    await stepUp(api, attacker.admin);
+    await mfaFresh(attacker.admin);
     const event = forged('MemberRoleChanged', { orgId: attacker.orgId, userId: attacker.admin.userId }, attacker.orgId);
     const attempt = asAttacker(attacker.orgId, (tx) =>
       tx.query('select authz.change_member_role($1, $2, $3, $4)', [attacker.orgId, attacker.admin.userId, null, JSON.stringify(event)]),
@@ -312,7 +325,7 @@ describe('the TOTP time steps the database takes are near its clock (migration 0
   });
 
   it('a step-up with a far or NULL step does not make the session MFA-fresh', async () => {
-    await stepUp(api, attacker.admin);
+    await mfaFresh(attacker.admin);
     const session = sessionCredentials(api, attacker.admin.accessToken).sessionId;
     const mfaAt = async () => (await admin.query('select mfa_at from authz.sessions where id = $1', [session])).rows[0].mfa_at;
     const before = await mfaAt();
@@ -382,5 +395,76 @@ describe('an event the app role appends names only the request’s org (migratio
     const taskId = randomUUID();
     const task = { orgId: attacker.orgId, taskId, title: 'honest', description: '', status: 'todo', position: 0, createdBy: attacker.admin.userId };
     expect(await append(`task-${taskId}`, newEvent('TaskCreated', task, { orgId: attacker.orgId, actor: attackerActor() }))).toBe('appended');
+  });
+});
+
+describe('a stream belongs to one org and grows one revision at a time (migration 0031)', () => {
+  const attackerActor = () => ({ type: 'human' as const, id: attacker.admin.userId });
+
+  /** A raw insert, as SQL in the attacker's request would write it: the outcome (SQLSTATE or 'appended'), rolled back. */
+  async function rawInsert(stream: string, revision: number, type: string, data: unknown): Promise<string> {
+    return asAttacker(attacker.orgId, async (tx) => {
+      const event = newEvent(type, {}, { orgId: attacker.orgId, actor: attackerActor() });
+      await tx.query('savepoint raw');
+      const outcome = await tx
+        .query(
+          `insert into events (id, stream_id, revision, type, org_id, data, metadata) values ($1, $2, $3, $4, $5, $6, $7)`,
+          [event.id, stream, revision, type, attacker.orgId, JSON.stringify(data), JSON.stringify(event.metadata)],
+        )
+        .then(() => 'appended', (error: { code?: string }) => error.code ?? 'no code');
+      await tx.query('rollback to savepoint raw');
+      return outcome;
+    });
+  }
+
+  it('an event of one org cannot go into another org’s stream, at its next revision or any other', async () => {
+    const stream = `org-${victim.orgId}`;
+    const { rows } = await admin.query<{ next: number }>('select max(revision)::int + 1 as next from events where stream_id = $1', [stream]);
+    const next = rows[0]!.next;
+    const data = { orgId: attacker.orgId, invitationId: randomUUID() };
+    expect(await rawInsert(stream, next, 'InvitationRevoked', data)).toBe('42501');
+    expect(await rawInsert(stream, 1_000_000_000_000_000, 'InvitationRevoked', data)).toBe('42501');
+  });
+
+  it('a revision cannot skip ahead, in the attacker’s own org either', async () => {
+    const stream = `task-${randomUUID()}`;
+    const data = { orgId: attacker.orgId, taskId: randomUUID(), title: 't', description: '', status: 'todo', position: 0, createdBy: attacker.admin.userId };
+    expect(await rawInsert(stream, 5, 'TaskCreated', data)).toBe('42501');
+    expect(await rawInsert(stream, 0, 'TaskCreated', data)).toBe('appended');
+  });
+
+  it('an event whose data is not an object is refused', async () => {
+    expect(await rawInsert(`task-${randomUUID()}`, 0, 'TaskMoved', null)).toBe('42501');
+    expect(await rawInsert(`task-${randomUUID()}`, 0, 'TaskMoved', ['orgId'])).toBe('42501');
+  });
+
+  it('an approval names its own actor as the approver', async () => {
+    await mfaFresh(attacker.admin);
+    const approval = (approverId: string) => ({ mrId: randomUUID(), headSha: 'a'.repeat(40), approverId, requiredApprovals: 1, commit: {} });
+    expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestApproved', approval(randomUUID()))).toBe('42501');
+    expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestApproved', approval(attacker.admin.userId))).toBe('appended');
+  });
+
+  it('a sign-up writes the profile of the user it creates, whatever user its event names', async () => {
+    const userId = randomUUID();
+    const email = `decoy-${userId}@example.test`;
+    const event = { ...newEvent('UserSignedUp', { userId: victim.admin.userId, email: 'sealed', displayName: 'sealed' }), metadata: { ...newEvent('x').metadata, actor: { type: 'human', id: userId } } };
+    const tx = await app.connect();
+    try {
+      await tx.query('begin');
+      const { rows } = await tx.query('select authz.sign_up($1, $2, $2, $3, $4, $5, now() + interval \'1 hour\', $6) as ok', [
+        userId, email, 'Decoy', '$argon2id$decoy', Buffer.alloc(32, 7), JSON.stringify(event),
+      ]);
+      expect(rows[0].ok).toBe(true);
+      const stored = await admin.query("select data from events where stream_id = $1 and type = 'UserSignedUp'", [`user-${userId}`]);
+      expect(stored.rows).toEqual([]); // not committed yet: the admin connection does not see it
+      const mine = await tx.query("select authz.current_principal() as p");
+      expect(mine.rows[0].p).toBeNull();
+      await tx.query('commit');
+    } finally {
+      tx.release();
+    }
+    const { rows } = await admin.query("select data from events where stream_id = $1 and type = 'UserSignedUp'", [`user-${userId}`]);
+    expect(rows.map((r) => r.data.userId)).toEqual([userId]);
   });
 });

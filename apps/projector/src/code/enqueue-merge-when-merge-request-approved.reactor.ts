@@ -1,7 +1,8 @@
-import { approvedMerge, fold, mergeRequestDecider, type MergeRequestEvent } from '@bastion/domain';
+import { approvedMerge } from '@bastion/domain';
 import type { EventStore } from '@bastion/infra/event-store/event-store.port';
 import type { Reactor } from '@bastion/infra/projection/projection';
 import type { JobQueue } from '@bastion/infra/queue/job-queue';
+import { mergeRequestOfEvent } from './merge-request-of-event';
 
 /**
  * The merge saga's trigger (the design card's "a saga allows a merge only after it receives a HumanApproved
@@ -15,11 +16,10 @@ export function enqueueMergeWhenMergeRequestApproved(store: EventStore, queue: J
     name: 'enqueue-merge-when-merge-request-approved',
     handles: ['MergeRequestApproved'],
     async react(event) {
-      const mrId = event.data.mrId as string;
-      const history = await store.readStream(`mr-${mrId}`);
-      const state = fold(mergeRequestDecider, history as unknown as MergeRequestEvent[]);
-      const merge = approvedMerge(state);
-      if (!merge || state.status !== 'Open') return;
+      const state = await mergeRequestOfEvent(store, event);
+      const merge = state && approvedMerge(state);
+      if (!state || !merge || state.status !== 'Open') return;
+      const mrId = state.mrId;
       // Keyed by (merge request, head, approvers so far): a replay adds nothing, but when a merge was refused because
       // the org raised N after the first approval, the approval that completes the new N still gets its job.
       const approvers = new Set(state.approvals.filter((a) => a.headSha === merge.headSha).map((a) => a.approverId)).size;

@@ -1,8 +1,9 @@
-import { fold, mergeRequestDecider, type MergeRequestEvent, type TestRunRequested } from '@bastion/domain';
+import type { TestRunRequested } from '@bastion/domain';
 import type { EventStore } from '@bastion/infra/event-store/event-store.port';
 import type { Reactor } from '@bastion/infra/projection/projection';
 import type { JobQueue } from '@bastion/infra/queue/job-queue';
 import { jobIdFor } from '@bastion/infra/queue/queues';
+import { mergeRequestOfEvent } from './merge-request-of-event';
 
 /**
  * `TestRunRequested` → one `test-runs` job. From the checkpointed subscription rather than the API after its commit,
@@ -18,8 +19,8 @@ export function enqueueTestRunWhenRequested(store: EventStore, queue: JobQueue<'
     async react(event) {
       const { mrId, runId } = event.data as TestRunRequested['data'];
       // The event names neither the org's repository nor (in data) the org: the stream's own opening does.
-      const state = fold(mergeRequestDecider, (await store.readStream(`mr-${mrId}`)) as unknown as MergeRequestEvent[]);
-      if (state.status === 'Empty' || state.runs[runId]?.completed !== false) return;
+      const state = await mergeRequestOfEvent(store, event);
+      if (!state || state.runs[runId]?.completed !== false) return;
       await queue.add(jobIdFor('test-run', event.id), {
         orgId: state.orgId,
         repoId: state.repoId,

@@ -60,6 +60,22 @@ describe('merge request approval', () => {
       .when(approve(fresh(bob), newer)).error()).toBeInstanceOf(SelfApprovalError);
   });
 
+  it('an approval by the author or a pusher appended around decide (SQL in a request) never counts toward a merge', () => {
+    const fold = (events: unknown[]) => (events as MergeRequestApproved[]).reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+    const openedByAlice = { ...opened, data: { ...opened.data, openedBy: alice } };
+    expect(approvedMerge(fold([openedByAlice, approvedByAlice]))).toBeNull();
+    const pushedByAlice = { type: 'MergeRequestHeadUpdated', data: { mrId, headSha: newer, pushedBy: alice } };
+    const selfApproved = { ...approvedByAlice, data: { ...approvedByAlice.data, headSha: newer } };
+    expect(approvedMerge(fold([opened, pushedByAlice, selfApproved]))).toBeNull();
+    expect(approvedMerge(fold([opened, approvedByAlice]))).not.toBeNull();
+  });
+
+  it('a fold skips an event of a type a merge request never has, instead of throwing', () => {
+    const foreign = { type: 'TaskMoved', data: { taskId: 't' } } as unknown as MergeRequestApproved;
+    const state = [opened, foreign, approvedByAlice].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+    expect(approvedMerge(state)).toMatchObject({ headSha: head });
+  });
+
   it('an approval needs MFA verified within 15 minutes', () => {
     expect(spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: nowMs - 16 * 60_000 })).error()).toBeInstanceOf(MfaNotFreshError);
     expect(spec.given([opened]).when(approve({ ...fresh(alice), mfaVerifiedAtMs: null })).error()).toBeInstanceOf(MfaNotFreshError);
