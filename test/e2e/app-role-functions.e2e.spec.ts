@@ -445,6 +445,21 @@ describe('a stream belongs to one org and grows one revision at a time (migratio
     expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestApproved', approval(attacker.admin.userId))).toBe('appended');
   });
 
+  it('a merge-request event names its own actor as author, pusher or requester, and an approval’s N is a number (migration 0032)', async () => {
+    await mfaFresh(attacker.admin);
+    const someoneElse = { type: 'human', id: randomUUID() };
+    const mrId = randomUUID();
+    const opening = (openedBy: unknown) => ({ mrId, repoId: randomUUID(), orgId: attacker.orgId, sourceBranch: 'x', headSha: 'a'.repeat(40), title: 't', description: '', openedBy });
+    expect(await rawInsert(`mr-${mrId}`, 0, 'MergeRequestOpened', opening(someoneElse))).toBe('42501');
+    expect(await rawInsert(`mr-${mrId}`, 0, 'MergeRequestOpened', opening(attackerActor()))).toBe('appended');
+    const headUpdate = { mrId, headSha: 'b'.repeat(40), pushedBy: someoneElse };
+    expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestHeadUpdated', headUpdate)).toBe('42501');
+    expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestHeadUpdated', { ...headUpdate, pushedBy: attackerActor() })).toBe('appended');
+    const approval = { mrId, headSha: 'a'.repeat(40), approverId: attacker.admin.userId, requiredApprovals: 'x', commit: {} };
+    expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestApproved', approval)).toBe('42501');
+    expect(await rawInsert(`mr-${randomUUID()}`, 0, 'MergeRequestApproved', { ...approval, requiredApprovals: 1 })).toBe('appended');
+  });
+
   it('a sign-up writes the profile of the user it creates, whatever user its event names', async () => {
     const userId = randomUUID();
     const email = `decoy-${userId}@example.test`;

@@ -68,4 +68,19 @@ describe('the merge saga acts only on the merge request of the event’s own str
     const malformed = recorded(stream, 1, 'MergeRequestHeadUpdated', { mrId, headSha: 'c'.repeat(40), pushedBy: null }, orgA);
     expect(await mergeRequestOfEvent(storeOf({ [stream]: [opened, malformed, requested] }), requested)).toBeNull();
   });
+
+  it('an opening that names another merge request, or ids of another shape than the API writes, is not acted on', async () => {
+    const victim = openedIn(orgV);
+    const own = openedIn(orgA);
+    // The attacker's own stream opens with the victim's merge request id.
+    const decoy = { ...own.opened, data: { ...own.opened.data, mrId: victim.mrId } };
+    const approval = recorded(own.stream, 1, 'MergeRequestApproved', { mrId: own.mrId, headSha: 'a'.repeat(40), approverId: human.id, requiredApprovals: 1, commit: {} }, orgA);
+    expect(await mergeRequestOfEvent(storeOf({ [own.stream]: [decoy, approval] }), approval)).toBeNull();
+    // A stream named `mr-a:b` (a job id with a colon makes the queue throw on every retry).
+    const colon = recorded('mr-a:b', 1, 'MergeRequestApproved', { mrId: 'a:b', headSha: 'a'.repeat(40), approverId: human.id, requiredApprovals: 1, commit: {} }, orgA);
+    expect(await mergeRequestOfEvent(storeOf({ 'mr-a:b': [{ ...own.opened, streamId: 'mr-a:b', data: { ...own.opened.data, mrId: 'a:b' } }, colon] }), colon)).toBeNull();
+    // A head that is no SHA.
+    const badHead = { ...own.opened, data: { ...own.opened.data, headSha: 'h:1' } };
+    expect(await mergeRequestOfEvent(storeOf({ [own.stream]: [badHead, approval] }), approval)).toBeNull();
+  });
 });

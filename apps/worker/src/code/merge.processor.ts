@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import {
   approvedMerge,
   type CodePolicy,
@@ -42,6 +43,11 @@ export async function mergeApprovedRequest(store: EventStore, reposRoot: string,
   const stream = `mr-${job.mrId}`;
   const history = await store.readStream(stream);
   const state = fold(mergeRequestDecider, history as unknown as MergeRequestEvent[]);
+  // The job must name this stream's merge request, of its org and repository (as the test-run worker checks): a
+  // stream whose opening was appended around the decider could name another org's merge request.
+  if (state.status === 'Empty' || state.orgId !== job.orgId || state.repoId !== job.repoId || state.mrId !== job.mrId) {
+    throw new UnrecoverableError('the job names no merge request of this organisation and repository');
+  }
   if (state.status === 'Merged') return 'already-recorded';
   const record = async (command: MergeRequestCommand) => {
     const decided = mergeRequestDecider.decide(command, state);

@@ -208,6 +208,8 @@ export const mergeRequestDecider: Decider<MergeRequestCommand, MergeRequestEvent
   evolve(state, event) {
     switch (event.type) {
       case 'MergeRequestOpened':
+        // Once: a second opening (appended around decide) would reset the pushers and approvals, or reopen a merge.
+        if (state.status !== 'Empty') return state;
         return {
           status: 'Open',
           mrId: event.data.mrId,
@@ -234,6 +236,9 @@ export const mergeRequestDecider: Decider<MergeRequestCommand, MergeRequestEvent
         // `decide` refuses the author's and a pusher's approval; one appended around it (SQL in a request) never counts.
         const approver = { type: 'human', id: event.data.approverId };
         if (sameActor(state.openedBy, approver) || state.pushers.some((p) => sameActor(p, approver))) return state;
+        // An N that is not a whole number from 1 to the maximum (NaN would pass every comparison) never counts.
+        const n = event.data.requiredApprovals;
+        if (!Number.isInteger(n) || n < 1 || n > MAX_REQUIRED_APPROVALS) return state;
         return { ...state, approvals: [...state.approvals, { approverId: event.data.approverId, headSha: event.data.headSha, commit: event.data.commit, requiredApprovals: event.data.requiredApprovals }] };
       }
       case 'TestRunRequested':

@@ -70,6 +70,21 @@ describe('merge request approval', () => {
     expect(approvedMerge(fold([opened, approvedByAlice]))).not.toBeNull();
   });
 
+  it('an approval whose N is not a whole number from 1 to 10 never counts (NaN would pass every comparison)', () => {
+    for (const requiredApprovals of [undefined, 'x', {}, [1, 2], 0, 1.5, 11, Number.NaN]) {
+      const odd = { ...approvedByAlice, data: { ...approvedByAlice.data, requiredApprovals } } as unknown as MergeRequestApproved;
+      const state = [opened, odd].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+      expect(approvedMerge(state)).toBeNull();
+    }
+  });
+
+  it('a second opening changes nothing: it cannot clear the pushers and approvals, nor reopen a merged request', () => {
+    const merged = { type: 'MergeRequestMerged', data: { mrId, headSha: head, mergeCommit: 'c'.repeat(40), alreadyMerged: false } } as unknown as MergeRequestApproved;
+    const reopened = { ...opened, data: { ...opened.data, openedBy: bob } } as unknown as MergeRequestApproved;
+    const state = [opened, approvedByAlice, merged, reopened].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
+    expect(state).toMatchObject({ status: 'Merged', openedBy: agent });
+  });
+
   it('a fold skips an event of a type a merge request never has, instead of throwing', () => {
     const foreign = { type: 'TaskMoved', data: { taskId: 't' } } as unknown as MergeRequestApproved;
     const state = [opened, foreign, approvedByAlice].reduce(mergeRequestDecider.evolve, mergeRequestDecider.initialState());
