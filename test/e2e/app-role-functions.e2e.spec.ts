@@ -242,6 +242,27 @@ async function mfaFresh(user: OrgFixture['admin']): Promise<void> {
   if (rows[0]?.fresh !== true) await stepUp(api, user);
 }
 
+const attackerActor = () => ({ type: 'human' as const, id: attacker.admin.userId });
+
+/**
+ * A raw insert into the attacker's org, as SQL in the attacker's request would write it (its metadata naming
+ * `metadataOrg`), rolled back: the outcome, a SQLSTATE or 'appended'.
+ */
+async function rawInsert(stream: string, revision: number, type: string, data: unknown, metadataOrg = attacker.orgId): Promise<string> {
+  return asAttacker(attacker.orgId, async (tx) => {
+    const event = newEvent(type, {}, { orgId: metadataOrg, actor: attackerActor() });
+    await tx.query('savepoint raw');
+    const outcome = await tx
+      .query(
+        `insert into events (id, stream_id, revision, type, org_id, data, metadata) values ($1, $2, $3, $4, $5, $6, $7)`,
+        [event.id, stream, revision, type, attacker.orgId, JSON.stringify(data), JSON.stringify(event.metadata)],
+      )
+      .then(() => 'appended', (error: { code?: string }) => error.code ?? 'no code');
+    await tx.query('rollback to savepoint raw');
+    return outcome;
+  });
+}
+
 const refusal = (promise: Promise<unknown>) => promise.then(() => 'appended', (error: { code?: string }) => error.code);
 
 describe('a definer function appends only events of the org it acts on (migration 0028)', () => {
@@ -362,7 +383,6 @@ describe('a malformed event in one org stalls no read model (migration 0029)', (
 });
 
 describe('an event the app role appends names only the request’s org (migration 0030)', () => {
-  const attackerActor = () => ({ type: 'human' as const, id: attacker.admin.userId });
   const append = (stream: string, event: ReturnType<typeof newEvent>) =>
     refusal(asAttacker(attacker.orgId, (tx) => new PostgresEventStore(tx).append(stream, [event], 'any')));
 
@@ -375,20 +395,7 @@ describe('an event the app role appends names only the request’s org (migratio
   });
 
   it('an event whose metadata names another org than its org_id column is refused', async () => {
-    const { rows } = await asAttacker(attacker.orgId, async (tx) => {
-      const event = newEvent('TaskMoved', { taskId: randomUUID(), status: 'done' }, { orgId: victim.orgId, actor: attackerActor() });
-      await tx.query('savepoint raw');
-      const outcome = await tx
-        .query(
-          `insert into events (id, stream_id, revision, type, org_id, data, metadata)
-           values ($1, $2, 0, 'TaskMoved', $3, $4, $5)`,
-          [event.id, `task-${randomUUID()}`, attacker.orgId, JSON.stringify(event.data), JSON.stringify(event.metadata)],
-        )
-        .then(() => 'appended', (error: { code?: string }) => error.code);
-      await tx.query('rollback to savepoint raw');
-      return { rows: [outcome] };
-    });
-    expect(rows).toEqual(['42501']);
+    expect(await rawInsert(`task-${randomUUID()}`, 0, 'TaskMoved', { taskId: randomUUID(), status: 'done' }, victim.orgId)).toBe('42501');
   });
 
   it('the same events naming the request’s own org are appended', async () => {
@@ -399,24 +406,6 @@ describe('an event the app role appends names only the request’s org (migratio
 });
 
 describe('a stream belongs to one org and grows one revision at a time (migration 0031)', () => {
-  const attackerActor = () => ({ type: 'human' as const, id: attacker.admin.userId });
-
-  /** A raw insert, as SQL in the attacker's request would write it: the outcome (SQLSTATE or 'appended'), rolled back. */
-  async function rawInsert(stream: string, revision: number, type: string, data: unknown): Promise<string> {
-    return asAttacker(attacker.orgId, async (tx) => {
-      const event = newEvent(type, {}, { orgId: attacker.orgId, actor: attackerActor() });
-      await tx.query('savepoint raw');
-      const outcome = await tx
-        .query(
-          `insert into events (id, stream_id, revision, type, org_id, data, metadata) values ($1, $2, $3, $4, $5, $6, $7)`,
-          [event.id, stream, revision, type, attacker.orgId, JSON.stringify(data), JSON.stringify(event.metadata)],
-        )
-        .then(() => 'appended', (error: { code?: string }) => error.code ?? 'no code');
-      await tx.query('rollback to savepoint raw');
-      return outcome;
-    });
-  }
-
   it('an event of one org cannot go into another org’s stream, at its next revision or any other', async () => {
     const stream = `org-${victim.orgId}`;
     const { rows } = await admin.query<{ next: number }>('select max(revision)::int + 1 as next from events where stream_id = $1', [stream]);

@@ -117,7 +117,7 @@ export class ProjectionRunner {
       });
     } catch (error) {
       if (consumer.kind !== 'projection' || !isContentError(error)) throw error;
-      parked = await this.applyParkingMalformed(consumer, events, expected);
+      parked = await this.applyParkingMalformed(consumer, events, expected, last);
     }
     if (consumer.kind === 'projection' && this.options.onCommitted) {
       const applied = events.filter((event) => consumes(consumer, event.type) && !parked.has(event.id));
@@ -131,14 +131,15 @@ export class ProjectionRunner {
   /**
    * The batch again, each event in a savepoint of its own: an event whose content the read model refuses (a data
    * exception or a constraint violation, SQLSTATE classes 22 and 23) is rolled back to its savepoint and recorded in
-   * `projection_parked_events` with the SQLSTATE and what refused it, and the projection goes on past it. Any other failure
-   * (the connection, a lock, a bug that throws) is thrown as before, and the batch is retried. Returns the ids of the
-   * events set aside.
+   * `projection_parked_events` with the SQLSTATE and what refused it, and the projection goes on past it. Any other
+   * failure (the connection, a lock, a bug that throws) is thrown as before, and the batch is retried. Returns the
+   * ids of the events set aside.
    */
   private async applyParkingMalformed(
     consumer: Extract<Consumer, { kind: 'projection' }>,
     events: readonly RecordedEvent[],
     expected: Position | null,
+    last: Position,
   ): Promise<Set<string>> {
     const parked = new Set<string>();
     await inTransaction(this.pool, async (tx) => {
@@ -151,11 +152,12 @@ export class ProjectionRunner {
           await tx.query('release savepoint projection_event');
         } catch (error) {
           if (!isContentError(error)) throw error;
+          const by = refusedBy(error);
           await tx.query('rollback to savepoint projection_event');
           await tx.query(
             `insert into projection_parked_events (consumer, event_id, position, event_type, sqlstate, refused_by)
              values ($1, $2, $3, $4, $5, $6) on conflict (consumer, event_id) do nothing`,
-            [this.name, event.id, event.position, event.type, error.code, refusedBy(error)],
+            [this.name, event.id, event.position, event.type, error.code, by],
           );
           parked.add(event.id);
           this.options.logger?.event('error', 'event parked: the read model refused its content', {
@@ -163,11 +165,11 @@ export class ProjectionRunner {
             eventId: event.id,
             eventType: event.type,
             sqlstate: error.code,
-            refusedBy: refusedBy(error),
+            refusedBy: by,
           });
         }
       }
-      await this.checkpoints.advance(tx, this.name, events[events.length - 1]!.position, events.length);
+      await this.checkpoints.advance(tx, this.name, last, events.length);
     });
     return parked;
   }
